@@ -1,0 +1,10 @@
+// Where the built app lives, found from the CLI bundle's own location (out/main/cli.js).
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** The project folder: Electron is started on it, and its package.json points at out/main. */
+export const appDir = resolve(here, '../..');
+/** The built renderer that the browser transport serves. */
+export const rendererDir = resolve(here, '../renderer');

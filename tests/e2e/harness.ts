@@ -1,0 +1,72 @@
+// Shared setup for end-to-end tests: the built CLI serving the browser transport on a random port,
+// and Debian's Chromium driven by playwright-core.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+export const ROOT = resolve(__dirname, '../..');
+export const OUTPUT = join(ROOT, 'test-output', 'e2e');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface Served {
+  url: string;
+  origin: string;
+  token: string;
+  process: ChildProcess;
+  /** Everything the process printed, for assertions and failure messages. */
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** Runs `node out/main/cli.js <args>` and resolves once it prints the browser URL. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Served> {
+  const child = spawn(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], { cwd: ROOT, env });
+  let text = '';
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed within 60 s:\n${text}`)), 60_000);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString();
+      const match = /(http:\/\/[^\s]+\/\?token=([^\s]+))/.exec(text);
+      if (!match) return;
+      clearTimeout(timer);
+      const url = new URL(match[1]!);
+      resolvePromise({
+        url: match[1]!,
+        origin: url.origin,
+        token: decodeURIComponent(match[2]!),
+        process: child,
+        output: () => text,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`segscope exited with ${code} before printing a URL:\n${text}`));
+    });
+  });
+}
+
+export async function launchChromium(): Promise<Browser> {
+  mkdirSync(OUTPUT, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}

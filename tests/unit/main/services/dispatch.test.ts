@@ -1,0 +1,96 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createHandlers } from '../../../../src/main/services/handlers';
+import { dispatch } from '../../../../src/main/services/dispatch';
+import { WorkbenchSession } from '../../../../src/main/services/session';
+import { tempDir, VOC_MINI, VOC_MINI_DEVKIT, VOC_MINI_IDS } from '../../../helpers/data';
+
+function setup() {
+  const session = new WorkbenchSession();
+  const handlers = createHandlers(session, {
+    transport: 'browser',
+    electronVersion: null,
+    imageUrl: (id) => `/media/image/${id}`,
+  });
+  return { session, handlers };
+}
+
+describe('dispatch', () => {
+  it('answers app:info', async () => {
+    const { handlers } = setup();
+    const res = await dispatch(handlers, 'app:info', {});
+    expect(res.ok).toBe(true);
+    expect(res.ok && res.result).toMatchObject({ name: 'Segscope', transport: 'browser', electron: null });
+  });
+
+  it('refuses unknown methods and malformed payloads with a clear message', async () => {
+    const { handlers } = setup();
+    expect(await dispatch(handlers, 'fs:delete', {})).toEqual({
+      ok: false,
+      error: { code: 'unknown-method', message: 'unknown method "fs:delete"' },
+    });
+    const bad = await dispatch(handlers, 'dataset:list', { offset: 'zero', limit: 1 });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error.code).toBe('bad-request');
+    expect(!bad.ok && bad.error.message).toContain('offset');
+    // Inherited property names are not methods.
+    expect((await dispatch(handlers, 'constructor', {})).ok).toBe(false);
+  });
+
+  it('opens voc-mini from its VOCdevkit folder and lists it a page at a time', async () => {
+    const { handlers } = setup();
+    const opened = await dispatch(handlers, 'dataset:open', { path: VOC_MINI_DEVKIT });
+    expect(opened).toEqual({
+      ok: true,
+      result: { root: VOC_MINI, name: 'VOC2012', imageCount: 5, labeledCount: 5 },
+    });
+    const first = await dispatch(handlers, 'dataset:list', { offset: 0, limit: 3 });
+    const second = await dispatch(handlers, 'dataset:list', { offset: 3, limit: 3 });
+    const ids = [first, second].flatMap((p) =>
+      p.ok ? (p.result as { items: { id: string }[] }).items.map((i) => i.id) : [],
+    );
+    expect(ids).toEqual(VOC_MINI_IDS);
+    expect(first.ok && first.result).toMatchObject({ total: 5, offset: 0 });
+  });
+
+  it('says which folder is not VOC, and which years a VOCdevkit holds', async () => {
+    const { handlers } = setup();
+    const empty = tempDir();
+    const notVoc = await dispatch(handlers, 'dataset:open', { path: empty });
+    expect(notVoc).toEqual({
+      ok: false,
+      error: { code: 'not-voc', message: expect.stringContaining(empty) },
+    });
+    const missing = await dispatch(handlers, 'dataset:open', { path: join(empty, 'nope') });
+    expect(!missing.ok && missing.error.code).toBe('not-found');
+
+    const devkit = tempDir();
+    for (const year of ['VOC2007', 'VOC2012'])
+      mkdirSync(join(devkit, year, 'JPEGImages'), { recursive: true });
+    const several = await dispatch(handlers, 'dataset:open', { path: devkit });
+    expect(!several.ok && several.error.message).toContain('VOC2007, VOC2012');
+  });
+
+  it('refuses dataset calls before a dataset is open, and the folder dialog in the browser', async () => {
+    const { handlers } = setup();
+    const list = await dispatch(handlers, 'dataset:list', { offset: 0, limit: 1 });
+    expect(!list.ok && list.error.code).toBe('no-dataset');
+    const pick = await dispatch(handlers, 'dataset:pick', {});
+    expect(!pick.ok && pick.error.code).toBe('unavailable');
+  });
+
+  it('lists only ids with an image, and images of every accepted extension', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'JPEGImages'));
+    mkdirSync(join(root, 'SegmentationClass'));
+    for (const f of ['a.jpg', 'b.JPEG', 'c.png', 'notes.txt'])
+      writeFileSync(join(root, 'JPEGImages', f), 'x');
+    for (const f of ['a.png', 'orphan.png']) writeFileSync(join(root, 'SegmentationClass', f), 'x');
+    const { session } = setup();
+    const summary = await session.open(root);
+    expect(summary.imageCount).toBe(3);
+    expect(summary.labeledCount).toBe(1);
+    expect(session.dataset.ids).toEqual(['a', 'b', 'c']);
+  });
+});

@@ -2,6 +2,7 @@
 // every event. Imported by main (to implement and validate), by the preload and by the renderer.
 import { z } from 'zod';
 import type { Envelope } from './errors';
+import type { ClassDef } from './voc';
 
 /** How the UI is connected to main. */
 export type Transport = 'electron' | 'browser';
@@ -20,22 +21,42 @@ export interface AppInfo {
   electron: string | null;
 }
 
+/** Whether an image's label has been reviewed. */
+export type ReviewStatus = 'todo' | 'done';
+
 /** A dataset that is open in this session. */
 export interface DatasetSummary {
   /** Absolute path of the dataset root (the folder that holds `JPEGImages/`). */
   root: string;
   /** Display name, e.g. `VOC2012`. */
   name: string;
+  /** `SegmentationClass` or `SegmentationClassAug`. */
+  labelDir: string;
   imageCount: number;
   labeledCount: number;
+  classes: ClassDef[];
+  /** Where the class list came from. */
+  classSource: 'voc' | 'labelmap.txt' | 'class_names.txt';
+  /** One entry per `ImageSets/Segmentation/*.txt`; count is of listed ids that have an image. */
+  splits: { name: string; count: number }[];
+  /** Images listed in no split. */
+  unlistedCount: number;
 }
+
+/** What opening a folder found: a dataset, or a VOCdevkit holding several from which to choose. */
+export type OpenResult =
+  { kind: 'opened'; dataset: DatasetSummary } | { kind: 'choose-year'; folder: string; years: string[] };
 
 /** One image of the dataset browser. */
 export interface ImageItem {
   id: string;
   /** URL of the image bytes: a custom protocol in Electron, plain HTTP in the browser. */
   imageUrl: string;
+  /** URL of a small JPEG thumbnail, made on first request and cached in the workspace. */
+  thumbUrl: string;
   hasLabel: boolean;
+  splits: string[];
+  review: ReviewStatus;
 }
 
 /** One window of the image list; the list is never sent whole. */
@@ -45,9 +66,72 @@ export interface ImagePage {
   items: ImageItem[];
 }
 
+/** A label map as the editor holds it. */
+export interface LabelData {
+  id: string;
+  width: number;
+  height: number;
+  /** One class index per pixel, row-major; 255 is void. */
+  indices: Uint8Array;
+  /** RGB triplets: the file's own palette, or the dataset's colours for a new or non-palette label. */
+  palette: Uint8Array;
+  /** How the file stored the classes. */
+  source: 'palette' | 'gray' | 'rgb';
+  /** False when the image has no label yet; indices are then all background. */
+  exists: boolean;
+  /** The file's version on disk, to pass back when saving; null when there is no file. */
+  version: string | null;
+  /** Things worth telling the user that do not stop editing, e.g. a 0/255 binary mask. */
+  warnings: string[];
+}
+
+/** What a save did. */
+export interface SaveResult {
+  /** The new version on disk. */
+  version: string;
+  /** Where the original was backed up, when this save overwrote a label Segscope did not create. */
+  backup: string | null;
+  /** True when this save created the label file. */
+  created: boolean;
+}
+
+/** A problem found by the dataset check. */
+export interface CheckProblem {
+  id: string;
+  kind: 'unreadable' | 'size-mismatch' | 'binary-mask' | 'unknown-class' | 'missing-image';
+  message: string;
+}
+
+/** The dataset check's findings. */
+export interface CheckReport {
+  root: string;
+  /** Number of label files read. */
+  checked: number;
+  problems: CheckProblem[];
+  /** Every class index that is defined or occurs (255 included), with its pixel and image counts. */
+  classes: { index: number; name: string; pixels: number; images: number }[];
+}
+
+/** Filters of the image list; each one that is set must match. */
+export interface ImageFilter {
+  /** A split name, or `unlisted` for images in no split. */
+  split?: string;
+  labeled?: boolean;
+  review?: ReviewStatus;
+  /** Case-insensitive substring of the id. */
+  search?: string;
+}
+
 const empty = z.object({}).strict();
 /** A folder path typed or picked by the user. It is resolved and checked in main before use. */
 const folderPath = z.string().min(1).max(4096);
+/** An image id. Main also checks that it names an image of the open dataset. */
+const imageId = z.string().min(1).max(255);
+const rgb = z.tuple([
+  z.number().int().min(0).max(255),
+  z.number().int().min(0).max(255),
+  z.number().int().min(0).max(255),
+]);
 
 /**
  * Request schemas, one per method, keyed `domain:verb`. Main validates every payload against these
@@ -56,8 +140,11 @@ const folderPath = z.string().min(1).max(4096);
 export const requests = {
   /** Version, platform and transport. */
   'app:info': empty,
-  /** Opens a dataset folder. Security: any folder the user names; main checks it has the VOC layout. */
-  'dataset:open': z.object({ path: folderPath }).strict(),
+  /**
+   * Opens a dataset folder, or a VOCdevkit folder with `year` naming the dataset inside it.
+   * Security: any folder the user names; main checks the VOC layout before reading anything.
+   */
+  'dataset:open': z.object({ path: folderPath, year: z.string().min(1).max(255).optional() }).strict(),
   /**
    * Shows the native folder dialog in main and opens the folder chosen there, so the path never comes
    * from the renderer. Resolves to null when cancelled; fails with `unavailable` in the browser.
@@ -65,19 +152,66 @@ export const requests = {
   'dataset:pick': empty,
   /** The dataset open in this session, or null. */
   'dataset:current': empty,
-  /** A window of the image list. */
+  /** A window of the filtered image list. */
   'dataset:list': z
-    .object({ offset: z.number().int().min(0), limit: z.number().int().min(1).max(1000) })
+    .object({
+      offset: z.number().int().min(0),
+      limit: z.number().int().min(1).max(1000),
+      filter: z
+        .object({
+          split: z.string().max(255).optional(),
+          labeled: z.boolean().optional(),
+          review: z.enum(['todo', 'done']).optional(),
+          search: z.string().max(255).optional(),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+  /** Checks every label of the open dataset. Reads only. */
+  'dataset:check': empty,
+  /** Marks images reviewed or to do. Security: every id must be an image of the open dataset. */
+  'dataset:setReview': z
+    .object({ ids: z.array(imageId).min(1).max(100_000), status: z.enum(['todo', 'done']) })
+    .strict(),
+  /** Renames or recolours a class, in the workspace only; label files are not touched. */
+  'classes:update': z
+    .object({
+      index: z.number().int().min(0).max(254),
+      name: z.string().min(1).max(100).optional(),
+      color: rgb.optional(),
+    })
+    .strict(),
+  /** The label map of an image. Security: the id must be an image of the open dataset. */
+  'labels:read': z.object({ id: imageId }).strict(),
+  /**
+   * Saves a label map atomically, backing up the original on its first overwrite. Fails with
+   * `conflict` when the file changed since `baseVersion`, unless `force`. Security: as labels:read.
+   */
+  'labels:save': z
+    .object({
+      id: imageId,
+      width: z.number().int().min(1).max(65535),
+      height: z.number().int().min(1).max(65535),
+      indices: z.instanceof(Uint8Array),
+      baseVersion: z.string().max(100).nullable(),
+      force: z.boolean().optional(),
+    })
     .strict(),
 } as const;
 
 /** Response types, one per method. */
 export interface Responses {
   'app:info': AppInfo;
-  'dataset:open': DatasetSummary;
-  'dataset:pick': DatasetSummary | null;
+  'dataset:open': OpenResult;
+  'dataset:pick': OpenResult | null;
   'dataset:current': DatasetSummary | null;
   'dataset:list': ImagePage;
+  'dataset:check': CheckReport;
+  'dataset:setReview': { updated: number };
+  'classes:update': DatasetSummary;
+  'labels:read': LabelData;
+  'labels:save': SaveResult;
 }
 
 /** Every method name, e.g. `dataset:open`. */
@@ -90,16 +224,21 @@ export type Res<M extends Method> = Responses[M];
 /** Events pushed from main to every connected UI. Names are past tense or progress nouns. */
 export interface Events {
   'dataset:opened': DatasetSummary;
+  /** Classes or review status changed. */
+  'dataset:updated': DatasetSummary;
+  /** A label was written, by any window. */
+  'labels:saved': { id: string; version: string };
 }
 export type EventName = keyof Events;
 
 /** Every method, for the clients generated from the contract. */
 export const METHODS = Object.keys(requests) as Method[];
 /** Every event name; the record form makes a missing or extra name a compile error. */
-export const EVENTS = Object.keys({ 'dataset:opened': true } satisfies Record<
-  EventName,
-  true
->) as EventName[];
+export const EVENTS = Object.keys({
+  'dataset:opened': true,
+  'dataset:updated': true,
+  'labels:saved': true,
+} satisfies Record<EventName, true>) as EventName[];
 
 /** The interface the renderer talks to. Both transports implement it; the UI cannot tell them apart. */
 export type WorkbenchApi = { [M in Method]: (req: Req<M>) => Promise<Res<M>> } & {

@@ -1,6 +1,8 @@
 // The `segscope` command line. Every command runs over the same services as the app. CLI process.
 import { UsageError } from './args';
 import { launch } from './launch';
+import { check } from './commands/check';
+import { info } from './commands/info';
 import { parseServeArgs, serve } from './serve';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -9,8 +11,8 @@ Usage:
   segscope                      launch the desktop app; where Electron cannot run, say why and serve the browser UI
   segscope serve [--dataset DIR] [--host 127.0.0.1] [--port N] [--token T]
                                 browser UI; prints http://HOST:PORT/?token=...
-  segscope info DIR [--json]    classes, splits and counts, labelled count
-  segscope check DIR [--json]   label problems and the class pixel histogram
+  segscope info DIR [--year Y] [--json]   classes, splits and counts, labelled count
+  segscope check DIR [--year Y] [--json]  label problems and the class pixel histogram
   segscope models [--json]      model ids, parameter counts, named layers
   segscope train --dataset DIR --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
                  [--split train] [--val-split val] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
@@ -26,7 +28,7 @@ Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad u
 `;
 
 /** Commands that are in the design but not built yet. They say so rather than pretend. */
-const NOT_BUILT = ['info', 'check', 'models', 'train', 'eval', 'predict', 'eval-masks', 'cam'];
+const NOT_BUILT = ['models', 'train', 'eval', 'predict', 'eval-masks', 'cam'];
 
 /** Runs the CLI; resolves to the exit status. Long-running commands resolve only when stopped. */
 export async function main(argv: string[]): Promise<number> {
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       await serve(parseServeArgs(rest));
       return new Promise<number>(() => {}); // serve until stopped by a signal
     }
+    if (command === 'info') return await info(rest);
+    if (command === 'check') return await check(rest);
     if (NOT_BUILT.includes(command)) {
       console.error(`segscope ${command}: not built yet in this version`);
       return 2;

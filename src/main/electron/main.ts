@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createHandlers } from '../services/handlers';
 import { WorkbenchSession } from '../services/session';
 import { serveIpc } from './ipc';
-import { handleMediaProtocol, mediaImageUrl, registerMediaScheme } from './mediaProtocol';
+import { handleMediaProtocol, mediaUrl, registerMediaScheme } from './mediaProtocol';
 import { createMainWindow } from './window';
 
 registerMediaScheme();
@@ -31,7 +31,7 @@ async function start(): Promise<void> {
   const handlers = createHandlers(session, {
     transport: 'electron',
     electronVersion: process.versions.electron ?? null,
-    imageUrl: mediaImageUrl,
+    mediaUrl,
     pickFolder: async () => {
       const result = await dialog.showOpenDialog(win, {
         title: 'Open a VOC dataset folder',

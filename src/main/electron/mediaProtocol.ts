@@ -1,7 +1,7 @@
 // The segscope-media:// protocol: image bytes by URL, so they never cross IPC. Electron main process.
 import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';
-import type { WorkbenchSession } from '../services/session';
+import type { MediaKind, WorkbenchSession } from '../services/session';
 import { toWireError } from '../../shared/errors';
 
 export const MEDIA_SCHEME = 'segscope-media';
@@ -16,18 +16,18 @@ export function registerMediaScheme(): void {
   ]);
 }
 
-/** URL of image `id`; ids are looked up in the open dataset, never used as paths. */
-export function mediaImageUrl(id: string): string {
-  return `${MEDIA_SCHEME}://image/${encodeURIComponent(id)}`;
+/** URL of media of image `id`; ids are looked up in the open dataset, never used as paths. */
+export function mediaUrl(kind: MediaKind, id: string): string {
+  return `${MEDIA_SCHEME}://${kind}/${encodeURIComponent(id)}`;
 }
 
 export function handleMediaProtocol(session: WorkbenchSession): void {
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
     try {
-      if (url.host !== 'image') throw new Error(`unknown media kind ${url.host}`);
+      if (url.host !== 'image' && url.host !== 'thumb') throw new Error(`unknown media kind ${url.host}`);
       const id = decodeURIComponent(url.pathname.slice(1));
-      return await net.fetch(pathToFileURL(session.imagePath(id)).href);
+      return await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
     } catch (err) {
       return new Response(toWireError(err).message, { status: 404 });
     }

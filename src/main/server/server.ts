@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createHandlers } from '../services/handlers';
 import { dispatch } from '../services/dispatch';
-import type { WorkbenchSession } from '../services/session';
+import type { MediaKind, WorkbenchSession } from '../services/session';
 import { decodeMessage, encodeMessage, type WireMessage } from '../../shared/wire';
 import { toWireError } from '../../shared/errors';
 import { newToken, presentedToken, TOKEN_COOKIE, tokenMatches } from './auth';
@@ -46,7 +46,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const handlers = createHandlers(session, {
     transport: 'browser',
     electronVersion: null,
-    imageUrl: (id) => `/media/image/${encodeURIComponent(id)}`,
+    mediaUrl: (kind, id) => `/media/${kind}/${encodeURIComponent(id)}`,
   });
 
   const http = createServer((req, res) => {
@@ -67,11 +67,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (url.pathname.startsWith('/media/image/')) {
-      const id = decodeURIComponent(url.pathname.slice('/media/image/'.length));
+    const media = /^\/media\/(image|thumb)\/([^/]+)$/.exec(url.pathname);
+    if (media) {
       let file: string;
       try {
-        file = session.imagePath(id);
+        file = await session.mediaFile(media[1] as MediaKind, decodeURIComponent(media[2]!));
       } catch (err) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end(toWireError(err).message);
         return;

@@ -1,20 +1,26 @@
 // The one implementation of the contract. Both transports serve this object. Plain Node, main process.
-import type { Handlers, Transport } from '../../shared/api';
+import type { Handlers, ImageItem, Transport } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
-import type { WorkbenchSession } from './session';
+import { checkDataset } from './check';
+import { readLabel, saveLabel } from './labels';
+import type { MediaKind, WorkbenchSession } from './session';
 
 /** What differs between transports: how media URLs look and whether native dialogs exist. */
 export interface TransportContext {
   transport: Transport;
   electronVersion: string | null;
-  /** URL under which the transport serves the bytes of image `id`. */
-  imageUrl(id: string): string;
+  /** URL under which the transport serves media of image `id`. */
+  mediaUrl(kind: MediaKind, id: string): string;
   /** Shows a native folder picker; absent where there is none (the browser transport). */
   pickFolder?: () => Promise<string | null>;
 }
 
 export function createHandlers(session: WorkbenchSession, ctx: TransportContext): Handlers {
+  const updated = (): void => {
+    const summary = session.summary();
+    if (summary) session.emit('dataset:updated', summary);
+  };
   return {
     'app:info': async () => ({
       name: 'Segscope',
@@ -25,7 +31,7 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       node: process.versions.node,
       electron: ctx.electronVersion,
     }),
-    'dataset:open': async ({ path }) => session.open(path),
+    'dataset:open': async ({ path, year }) => session.open(path, year),
     'dataset:pick': async () => {
       if (!ctx.pickFolder) {
         throw new WorkbenchError(
@@ -37,14 +43,31 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       return path === null ? null : session.open(path);
     },
     'dataset:current': async () => session.summary(),
-    'dataset:list': async ({ offset, limit }) => {
-      const d = session.dataset;
-      const items = d.ids.slice(offset, offset + limit).map((id) => ({
-        id,
-        imageUrl: ctx.imageUrl(id),
-        hasLabel: d.labels.has(id),
+    'dataset:list': async ({ offset, limit, filter }) => {
+      const { total, rows } = session.dataset.list(filter ?? {}, offset, limit);
+      const items: ImageItem[] = rows.map((row) => ({
+        ...row,
+        imageUrl: ctx.mediaUrl('image', row.id),
+        thumbUrl: ctx.mediaUrl('thumb', row.id),
       }));
-      return { total: d.ids.length, offset, items };
+      return { total, offset, items };
+    },
+    'dataset:check': async () => checkDataset(session.dataset),
+    'dataset:setReview': async ({ ids, status }) => {
+      await session.dataset.setReview(ids, status);
+      updated();
+      return { updated: ids.length };
+    },
+    'classes:update': async ({ index, name, color }) => {
+      await session.dataset.editClass(index, { ...(name ? { name } : {}), ...(color ? { color } : {}) });
+      updated();
+      return session.dataset.summary();
+    },
+    'labels:read': async ({ id }) => readLabel(session.dataset, id),
+    'labels:save': async (req) => {
+      const result = await saveLabel(session.dataset, req);
+      session.emit('labels:saved', { id: req.id, version: result.version });
+      return result;
     },
   };
 }

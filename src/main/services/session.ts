@@ -1,19 +1,20 @@
 // The state one running app shares between its windows or browser tabs: the open dataset and the
 // event fan-out. Plain Node, main process.
 import { join } from 'node:path';
-import type { DatasetSummary, EventName, Events } from '../../shared/api';
+import type { DatasetSummary, EventName, Events, OpenResult } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
-import { findVocRoot, scanVocFolder, type VocFolder } from './vocLayout';
+import { Dataset } from './dataset';
+import { thumbnail } from './imageFiles';
+import { assertRealInside } from './safePath';
+import { findVocRoot } from './vocFolder';
 
 export type EventSink = <E extends EventName>(event: E, payload: Events[E]) => void;
 
-/** An open dataset with its file index. */
-export interface OpenDataset extends VocFolder {
-  ids: string[];
-}
+/** Kinds of bytes the media URL scheme serves. */
+export type MediaKind = 'image' | 'thumb';
 
 export class WorkbenchSession {
-  private current: OpenDataset | null = null;
+  private current: Dataset | null = null;
   private readonly sinks = new Set<EventSink>();
 
   /** Registers a transport's event sender; returns the function that removes it. */
@@ -26,31 +27,46 @@ export class WorkbenchSession {
     for (const sink of this.sinks) sink(event, payload);
   }
 
-  async open(picked: string): Promise<DatasetSummary> {
-    const root = await findVocRoot(picked);
-    const folder = await scanVocFolder(root);
-    this.current = { ...folder, ids: [...folder.images.keys()] };
-    const summary = this.summary();
-    if (summary) this.emit('dataset:opened', summary);
-    return summary!;
+  /**
+   * Opens the dataset at `picked`, or inside it when `year` is given. A folder holding several
+   * datasets yields the choice instead of opening one.
+   */
+  async open(picked: string, year?: string): Promise<OpenResult> {
+    const found = await findVocRoot(picked);
+    let root: string;
+    if (found.kind === 'devkit') {
+      if (year === undefined) return { kind: 'choose-year', folder: found.folder, years: found.years };
+      if (!found.years.includes(year)) {
+        throw new WorkbenchError(
+          'not-found',
+          `${found.folder}: has no dataset ${year} (it has ${found.years.join(', ')})`,
+        );
+      }
+      root = join(found.folder, year);
+    } else {
+      root = found.root;
+    }
+    this.current = await Dataset.open(root);
+    const dataset = this.current.summary();
+    this.emit('dataset:opened', dataset);
+    return { kind: 'opened', dataset };
   }
 
   /** The open dataset; throws `no-dataset` when there is none. */
-  get dataset(): OpenDataset {
+  get dataset(): Dataset {
     if (!this.current) throw new WorkbenchError('no-dataset', 'no dataset is open');
     return this.current;
   }
 
   summary(): DatasetSummary | null {
-    const d = this.current;
-    if (!d) return null;
-    return { root: d.root, name: d.name, imageCount: d.ids.length, labeledCount: d.labels.size };
+    return this.current?.summary() ?? null;
   }
 
-  /** Absolute path of an image file, for the media protocol. */
-  imagePath(id: string): string {
-    const file = this.dataset.images.get(id);
-    if (!file) throw new WorkbenchError('not-found', `image ${JSON.stringify(id)} is not in the dataset`);
-    return join(this.dataset.root, 'JPEGImages', file);
+  /** The file behind a media URL; ids are looked up in the dataset, never used as paths. */
+  async mediaFile(kind: MediaKind, id: string): Promise<string> {
+    const ds = this.dataset;
+    const image = ds.imagePath(id);
+    await assertRealInside(ds.root, image);
+    return kind === 'image' ? image : thumbnail(image, ds.workspace.thumbPath(id));
   }
 }

@@ -1,74 +1,184 @@
-// The open dataset and its image list, fetched a page at a time. Renderer.
+// The open dataset and its image list. The list is virtual: pages are fetched as they scroll into
+// view and kept in a cache, so 17k images never cross the transport at once. Renderer.
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
-import type { DatasetSummary, ImageItem } from '../../../shared/api';
+import { computed, ref, shallowRef, triggerRef } from 'vue';
+import type { DatasetSummary, ImageFilter, ImageItem, ReviewStatus } from '../../../shared/api';
 import { api } from '../api';
 import { useAppStore } from './app';
 
-const PAGE = 500;
+export const PAGE_SIZE = 200;
 
 export const useDatasetStore = defineStore('dataset', () => {
+  const app = useAppStore();
   const summary = ref<DatasetSummary | null>(null);
-  // Lists can hold thousands of entries; they are replaced, never mutated, so shallowRef is enough.
-  const items = shallowRef<ImageItem[]>([]);
+  const filter = ref<ImageFilter>({});
   const total = ref(0);
+  // Page index to its items; replaced pages trigger by hand, so the cache is never deeply reactive.
+  const pages = shallowRef(new Map<number, ImageItem[]>());
+  const pending = new Set<number>();
+  /** Bumped whenever the list is reset, so answers to stale requests are dropped. */
+  let generation = 0;
   const selectedId = ref<string | null>(null);
-  const loading = ref(false);
-  const selected = computed(() => items.value.find((i) => i.id === selectedId.value) ?? null);
+  const selectedIndex = ref(-1);
+  /** Set when the folder opened holds several datasets (a VOCdevkit with several years). */
+  const choice = ref<{ folder: string; years: string[] } | null>(null);
+
+  const selected = computed<ImageItem | null>(() => {
+    if (selectedIndex.value < 0) return null;
+    return itemAt(selectedIndex.value) ?? null;
+  });
+
+  function itemAt(index: number): ImageItem | undefined {
+    return pages.value.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
+  }
+
+  async function fetchPage(page: number): Promise<void> {
+    if (pages.value.has(page) || pending.has(page) || !summary.value) return;
+    pending.add(page);
+    const gen = generation;
+    try {
+      const result = await api()['dataset:list']({
+        offset: page * PAGE_SIZE,
+        limit: PAGE_SIZE,
+        filter: filter.value,
+      });
+      if (gen !== generation) return;
+      total.value = result.total;
+      pages.value.set(page, result.items);
+      triggerRef(pages);
+    } catch (err) {
+      app.report(err);
+    } finally {
+      pending.delete(page);
+    }
+  }
+
+  /** Makes sure the rows from `first` to `last` are loaded. */
+  async function ensureRange(first: number, last: number): Promise<void> {
+    const from = Math.max(0, Math.floor(first / PAGE_SIZE));
+    const to = Math.floor(Math.max(first, last) / PAGE_SIZE);
+    await Promise.all(Array.from({ length: to - from + 1 }, (_, i) => fetchPage(from + i)));
+  }
+
+  async function reload(): Promise<void> {
+    generation++;
+    pages.value = new Map();
+    pending.clear();
+    total.value = 0;
+    if (!summary.value) return;
+    await fetchPage(0);
+    if (selectedId.value) {
+      selectedIndex.value = findLoaded(selectedId.value);
+    }
+  }
+
+  function findLoaded(id: string): number {
+    for (const [page, items] of pages.value) {
+      const i = items.findIndex((item) => item.id === id);
+      if (i >= 0) return page * PAGE_SIZE + i;
+    }
+    return -1;
+  }
 
   async function refresh(): Promise<void> {
-    const app = useAppStore();
     try {
       summary.value = await api()['dataset:current']({});
-      items.value = [];
-      total.value = 0;
-      if (summary.value) await loadMore();
+      selectedId.value = null;
+      selectedIndex.value = -1;
+      await reload();
+      if (total.value > 0) await selectIndex(0);
     } catch (err) {
       app.report(err);
     }
   }
 
-  async function loadMore(): Promise<void> {
-    if (loading.value || !summary.value) return;
-    loading.value = true;
-    try {
-      const page = await api()['dataset:list']({ offset: items.value.length, limit: PAGE });
-      items.value = [...items.value, ...page.items];
-      total.value = page.total;
-      if (!selectedId.value && items.value[0]) selectedId.value = items.value[0].id;
-    } finally {
-      loading.value = false;
-    }
+  async function setFilter(next: ImageFilter): Promise<void> {
+    filter.value = next;
+    await reload();
   }
 
-  async function open(path: string): Promise<void> {
-    const app = useAppStore();
+  async function open(path: string, year?: string): Promise<void> {
     try {
       app.error = null;
-      await api()['dataset:open']({ path });
+      const result = await api()['dataset:open'](year ? { path, year } : { path });
+      choice.value = result.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
     } catch (err) {
       app.report(err);
     }
   }
 
   async function pick(): Promise<void> {
-    const app = useAppStore();
     try {
-      await api()['dataset:pick']({});
+      const result = await api()['dataset:pick']({});
+      choice.value = result?.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
     } catch (err) {
       app.report(err);
     }
   }
 
-  function select(id: string): void {
-    selectedId.value = id;
+  /** Guards that run before the selection changes (the editor saves there); false cancels. */
+  const beforeSelect: Array<() => Promise<boolean>> = [];
+
+  async function selectIndex(index: number): Promise<void> {
+    if (index < 0 || index >= total.value) return;
+    for (const guard of beforeSelect) if (!(await guard())) return;
+    await ensureRange(index, index);
+    const item = itemAt(index);
+    if (!item) return;
+    selectedIndex.value = index;
+    selectedId.value = item.id;
+  }
+
+  const next = (): Promise<void> => selectIndex(selectedIndex.value + 1);
+  const previous = (): Promise<void> => selectIndex(selectedIndex.value - 1);
+
+  async function setReview(id: string, status: ReviewStatus): Promise<void> {
+    try {
+      await api()['dataset:setReview']({ ids: [id], status });
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  /** Updates one row in place after its label or review status changed. */
+  function patchItem(id: string, change: Partial<ImageItem>): void {
+    for (const items of pages.value.values()) {
+      const i = items.findIndex((item) => item.id === id);
+      if (i >= 0) {
+        items[i] = { ...items[i]!, ...change };
+        triggerRef(pages);
+      }
+    }
   }
 
   // Any window or tab that opens a dataset updates every other one.
-  api().on('dataset:opened', () => {
-    selectedId.value = null;
-    void refresh();
+  api().on('dataset:opened', () => void refresh());
+  api().on('dataset:updated', (s) => {
+    summary.value = s;
+    // Review status may have changed for rows on screen; filtered views must be recomputed.
+    void reload();
   });
+  api().on('labels:saved', ({ id }) => patchItem(id, { hasLabel: true }));
 
-  return { summary, items, total, selectedId, selected, loading, refresh, loadMore, open, pick, select };
+  return {
+    summary,
+    filter,
+    total,
+    pages,
+    selectedId,
+    selectedIndex,
+    selected,
+    choice,
+    beforeSelect,
+    itemAt,
+    ensureRange,
+    refresh,
+    setFilter,
+    open,
+    pick,
+    selectIndex,
+    next,
+    previous,
+    setReview,
+  };
 });

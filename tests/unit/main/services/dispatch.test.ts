@@ -11,7 +11,7 @@ function setup() {
   const handlers = createHandlers(session, {
     transport: 'browser',
     electronVersion: null,
-    imageUrl: (id) => `/media/image/${id}`,
+    mediaUrl: (kind, id) => `/media/${kind}/${id}`,
   });
   return { session, handlers };
 }
@@ -41,9 +41,12 @@ describe('dispatch', () => {
   it('opens voc-mini from its VOCdevkit folder and lists it a page at a time', async () => {
     const { handlers } = setup();
     const opened = await dispatch(handlers, 'dataset:open', { path: VOC_MINI_DEVKIT });
-    expect(opened).toEqual({
+    expect(opened).toMatchObject({
       ok: true,
-      result: { root: VOC_MINI, name: 'VOC2012', imageCount: 5, labeledCount: 5 },
+      result: {
+        kind: 'opened',
+        dataset: { root: VOC_MINI, name: 'VOC2012', imageCount: 5, labeledCount: 5 },
+      },
     });
     const first = await dispatch(handlers, 'dataset:list', { offset: 0, limit: 3 });
     const second = await dispatch(handlers, 'dataset:list', { offset: 3, limit: 3 });
@@ -66,10 +69,25 @@ describe('dispatch', () => {
     expect(!missing.ok && missing.error.code).toBe('not-found');
 
     const devkit = tempDir();
-    for (const year of ['VOC2007', 'VOC2012'])
+    for (const year of ['VOC2007', 'VOC2012']) {
       mkdirSync(join(devkit, year, 'JPEGImages'), { recursive: true });
+      mkdirSync(join(devkit, year, 'SegmentationClass'), { recursive: true });
+    }
     const several = await dispatch(handlers, 'dataset:open', { path: devkit });
-    expect(!several.ok && several.error.message).toContain('VOC2007, VOC2012');
+    expect(several).toEqual({
+      ok: true,
+      result: { kind: 'choose-year', folder: devkit, years: ['VOC2007', 'VOC2012'] },
+    });
+    const chosen = await dispatch(handlers, 'dataset:open', { path: devkit, year: 'VOC2012' });
+    expect(chosen.ok && chosen.result).toMatchObject({ kind: 'opened', dataset: { name: 'VOC2012' } });
+    const wrongYear = await dispatch(handlers, 'dataset:open', { path: devkit, year: 'VOC1999' });
+    expect(!wrongYear.ok && wrongYear.error.message).toContain('has no dataset VOC1999');
+
+    // JPEGImages alone is not a segmentation dataset, and the message says what to do.
+    const detection = tempDir();
+    mkdirSync(join(detection, 'JPEGImages'));
+    const noLabels = await dispatch(handlers, 'dataset:open', { path: detection });
+    expect(!noLabels.ok && noLabels.error.message).toContain('no SegmentationClass/');
   });
 
   it('refuses dataset calls before a dataset is open, and the folder dialog in the browser', async () => {
@@ -88,9 +106,8 @@ describe('dispatch', () => {
       writeFileSync(join(root, 'JPEGImages', f), 'x');
     for (const f of ['a.png', 'orphan.png']) writeFileSync(join(root, 'SegmentationClass', f), 'x');
     const { session } = setup();
-    const summary = await session.open(root);
-    expect(summary.imageCount).toBe(3);
-    expect(summary.labeledCount).toBe(1);
+    const opened = await session.open(root);
+    expect(opened.kind === 'opened' && opened.dataset).toMatchObject({ imageCount: 3, labeledCount: 1 });
     expect(session.dataset.ids).toEqual(['a', 'b', 'c']);
   });
 });

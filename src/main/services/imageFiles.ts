@@ -1,0 +1,51 @@
+// Image sizes and thumbnails, through sharp. Thumbnails are cached in the workspace and rebuilt when
+// the image is newer. Plain Node, main process.
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import sharp from 'sharp';
+import { WorkbenchError } from '../../shared/errors';
+import { writeFileAtomic } from './atomicFile';
+
+export const THUMB_SIZE = 160;
+
+/** Width and height of an image, read from its header only. */
+export async function imageSize(path: string): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await sharp(path).metadata();
+    if (!meta.width || !meta.height) throw new Error('no size in the header');
+    return { width: meta.width, height: meta.height };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code ? `cannot be read (${code})` : `is not a readable image (${(err as Error).message})`;
+    throw new WorkbenchError('bad-file', `${path}: ${why}`);
+  }
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+/** Makes (or reuses) the cached thumbnail of `image` at `cache`; resolves to the cache path. */
+export function thumbnail(image: string, cache: string): Promise<string> {
+  let job = inFlight.get(cache);
+  if (!job) {
+    job = makeThumbnail(image, cache).finally(() => inFlight.delete(cache));
+    inFlight.set(cache, job);
+  }
+  return job;
+}
+
+async function makeThumbnail(image: string, cache: string): Promise<string> {
+  const [source, cached] = await Promise.all([stat(image), stat(cache).catch(() => null)]);
+  if (cached && cached.mtimeMs >= source.mtimeMs) return cache;
+  await mkdir(dirname(cache), { recursive: true });
+  let bytes: Buffer;
+  try {
+    bytes = await sharp(image)
+      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 78 })
+      .toBuffer();
+  } catch (err) {
+    throw new WorkbenchError('bad-file', `${image}: is not a readable image (${(err as Error).message})`);
+  }
+  await writeFileAtomic(cache, bytes);
+  return cache;
+}

@@ -193,7 +193,7 @@ export const requests = {
       id: imageId,
       width: z.number().int().min(1).max(65535),
       height: z.number().int().min(1).max(65535),
-      indices: z.instanceof(Uint8Array),
+      indices: z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint8Array of class indices'),
       baseVersion: z.string().max(100).nullable(),
       force: z.boolean().optional(),
     })

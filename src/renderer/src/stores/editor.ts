@@ -1,0 +1,157 @@
+// The label being edited: loading it with its image, the tool settings, the unsaved marker, and
+// saving through the atomic labels:save, with the user's choice when the file changed on disk.
+// Renderer.
+import { defineStore } from 'pinia';
+import { computed, markRaw, ref, shallowRef } from 'vue';
+import type { LabelData } from '../../../shared/api';
+import { WorkbenchError } from '../../../shared/errors';
+import type { Protect } from '../../../shared/labelMap';
+import { api } from '../api';
+import type { MaskCanvas, Tool } from '../editor/maskCanvas';
+import { useAppStore } from './app';
+import { useDatasetStore } from './dataset';
+
+export type SaveState =
+  | { state: 'clean' }
+  | { state: 'dirty' }
+  | { state: 'saving' }
+  | { state: 'conflict'; message: string }
+  | { state: 'failed'; message: string };
+
+export const useEditorStore = defineStore('editor', () => {
+  const app = useAppStore();
+  const dataset = useDatasetStore();
+
+  // The map is large and edited in place by the canvas; Vue must never proxy it.
+  const label = shallowRef<LabelData | null>(null);
+  const canvas = shallowRef<MaskCanvas | null>(null);
+  const loading = ref(false);
+  const tool = ref<Tool>('brush');
+  const classIndex = ref(15);
+  const brushSize = ref(9);
+  const protectOn = ref(false);
+  /** What protect mode lets a tool paint over: background and void, or one chosen class. */
+  const protectTarget = ref<'empty' | number>('empty');
+  const opacity = ref(0.6);
+  const maskVisible = ref(true);
+  /** The canvas history revision at the last save or load; differs when there are unsaved edits. */
+  const savedRevision = ref(0);
+  const revision = ref(0);
+  const save = ref<SaveState>({ state: 'clean' });
+  const hover = ref<{ x: number; y: number; index: number } | null>(null);
+
+  const dirty = computed(() => revision.value !== savedRevision.value);
+  const protect = computed<Protect>(() => (protectOn.value ? protectTarget.value : 'all'));
+
+  function attach(c: MaskCanvas | null): void {
+    canvas.value = c ? markRaw(c) : null;
+  }
+
+  /** Called by the canvas after every edit, undo and redo. */
+  function onCanvasChanged(): void {
+    revision.value = canvas.value?.revision ?? 0;
+    if (save.value.state === 'clean' || save.value.state === 'dirty') {
+      save.value = { state: dirty.value ? 'dirty' : 'clean' };
+    }
+  }
+
+  async function load(id: string): Promise<void> {
+    loading.value = true;
+    performance.mark('segscope:label-requested');
+    try {
+      const data = await api()['labels:read']({ id });
+      const item = dataset.selected;
+      if (!item || item.id !== id) return; // the user moved on while this loaded
+      const image = await loadImage(item.imageUrl);
+      if (dataset.selectedId !== id) return;
+      label.value = markRaw(data);
+      canvas.value?.load(image, data, data.palette);
+      revision.value = savedRevision.value = canvas.value?.revision ?? 0;
+      save.value = { state: 'clean' };
+      for (const warning of data.warnings) app.report(warning);
+      // Image and label on screen: the editor benchmark measures from the request to here.
+      requestAnimationFrame(() => performance.measure('segscope:open', 'segscope:label-requested'));
+    } catch (err) {
+      label.value = null;
+      app.report(err);
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  /** Saves the current label; with `force`, overwrites a file that changed on disk. */
+  async function saveNow(force = false): Promise<boolean> {
+    const data = label.value;
+    if (!data || (!dirty.value && !force)) return true;
+    const atRevision = revision.value;
+    save.value = { state: 'saving' };
+    try {
+      const result = await api()['labels:save']({
+        id: data.id,
+        width: data.width,
+        height: data.height,
+        indices: data.indices,
+        baseVersion: data.version,
+        ...(force ? { force: true } : {}),
+      });
+      label.value = markRaw({ ...data, version: result.version, exists: true });
+      savedRevision.value = atRevision;
+      save.value = { state: dirty.value ? 'dirty' : 'clean' };
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      save.value =
+        err instanceof WorkbenchError && err.code === 'conflict'
+          ? { state: 'conflict', message }
+          : { state: 'failed', message };
+      return false;
+    }
+  }
+
+  /** Drops unsaved edits and the conflict, reading the file as it is now on disk. */
+  async function reloadFromDisk(): Promise<void> {
+    if (label.value) await load(label.value.id);
+  }
+
+  // Autosave before the selection moves; a failed save (a conflict, say) keeps the user here.
+  dataset.beforeSelect.push(async () => (dirty.value ? saveNow() : true));
+
+  async function setReview(status: 'todo' | 'done'): Promise<void> {
+    if (label.value) await dataset.setReview(label.value.id, status);
+  }
+
+  return {
+    label,
+    canvas,
+    loading,
+    tool,
+    classIndex,
+    brushSize,
+    protectOn,
+    protectTarget,
+    protect,
+    opacity,
+    maskVisible,
+    revision,
+    savedRevision,
+    dirty,
+    save,
+    hover,
+    attach,
+    onCanvasChanged,
+    load,
+    saveNow,
+    reloadFromDisk,
+    setReview,
+  };
+});
+
+function loadImage(url: string): Promise<HTMLImageElement> {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.decoding = 'async';
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error(`${url}: the image could not be loaded`));
+    img.src = url;
+  });
+}

@@ -11,6 +11,8 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/electron/main.ts'),
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
+          // The engine runs as a process of its own; see src/main/engine/worker.ts.
+          engine: resolve(__dirname, 'src/main/engine/worker.ts'),
         },
       },
     },

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import type { Envelope } from './errors';
 import type { ClassDef } from './voc';
+import type { ModelInfo } from './engineProtocol';
+import type { BackendInfo, RunSummary, TrainProgress, RunStatus } from './training';
 
 /** How the UI is connected to main. */
 export type Transport = 'electron' | 'browser';
@@ -112,6 +114,14 @@ export interface CheckReport {
   classes: { index: number; name: string; pixels: number; images: number }[];
 }
 
+/** The engine process as the UI sees it. */
+export interface EngineStatus {
+  state: 'stopped' | 'starting' | 'ready' | 'crashed';
+  backend: BackendInfo | null;
+  /** Why it stopped or crashed. */
+  message: string | null;
+}
+
 /** Filters of the image list; each one that is set must match. */
 export interface ImageFilter {
   /** A split name, or `unlisted` for images in no split. */
@@ -127,6 +137,35 @@ const empty = z.object({}).strict();
 const folderPath = z.string().min(1).max(4096);
 /** An image id. Main also checks that it names an image of the open dataset. */
 const imageId = z.string().min(1).max(255);
+const runId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/);
+const trainSettings = z
+  .object({
+    model: z.string().min(1).max(50),
+    epochs: z.number().int().min(1).max(10_000),
+    batchSize: z.number().int().min(1).max(256),
+    inputSize: z.number().int().min(16).max(2048),
+    lr: z.number().positive().max(10),
+    optimizer: z.enum(['adam', 'sgd']),
+    momentum: z.number().min(0).max(1),
+    weightDecay: z.number().min(0).max(1),
+    schedule: z.enum(['cos', 'step', 'constant']),
+    freezeEpochs: z.number().int().min(0).max(10_000),
+    split: z.string().min(1).max(255),
+    valSplit: z.string().min(1).max(255).nullable(),
+    augment: z
+      .object({ scale: z.boolean(), rotate: z.boolean(), flip: z.boolean(), hsv: z.boolean() })
+      .strict(),
+    dice: z.boolean(),
+    classWeights: z.enum(['none', 'balanced']),
+    patience: z.number().int().min(1).max(10_000).nullable(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31),
+    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+  })
+  .strict();
 const rgb = z.tuple([
   z.number().int().min(0).max(255),
   z.number().int().min(0).max(255),
@@ -198,6 +237,24 @@ export const requests = {
       force: z.boolean().optional(),
     })
     .strict(),
+  /** The engine's state and backend. */
+  'engine:status': empty,
+  /** Starts the engine if needed, picking the backend (auto: the fastest that loads). */
+  'engine:start': z
+    .object({ backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional() })
+    .strict(),
+  /** Kills the engine (if running) and starts a fresh one. */
+  'engine:restart': empty,
+  /** Every model the engine can train, with parameter counts and conv layer names. */
+  'models:list': empty,
+  /** Starts a training run on the open dataset; unset settings take the paper's defaults. */
+  'training:start': z.object({ settings: trainSettings.partial() }).strict(),
+  /** Continues a run from its last checkpoint. Security: the run id must name a run of the open dataset. */
+  'training:resume': z.object({ runId: runId }).strict(),
+  /** Cancels the running training; it stops within 2 s and keeps its `last` checkpoint. */
+  'training:cancel': empty,
+  /** The runs of the open dataset, newest first. */
+  'runs:list': empty,
 } as const;
 
 /** Response types, one per method. */
@@ -212,6 +269,14 @@ export interface Responses {
   'classes:update': DatasetSummary;
   'labels:read': LabelData;
   'labels:save': SaveResult;
+  'engine:status': EngineStatus;
+  'engine:start': EngineStatus;
+  'engine:restart': EngineStatus;
+  'models:list': ModelInfo[];
+  'training:start': { runId: string };
+  'training:resume': { runId: string };
+  'training:cancel': { cancelled: boolean };
+  'runs:list': RunSummary[];
 }
 
 /** Every method name, e.g. `dataset:open`. */
@@ -228,6 +293,12 @@ export interface Events {
   'dataset:updated': DatasetSummary;
   /** A label was written, by any window. */
   'labels:saved': { id: string; version: string };
+  /** The engine started, picked a backend, stopped or crashed. */
+  'engine:status': EngineStatus;
+  /** A training step or epoch finished. */
+  'training:progress': TrainProgress;
+  /** A run ended; `error` says why when it failed. */
+  'training:finished': { runId: string; status: RunStatus; error: string | null };
 }
 export type EventName = keyof Events;
 
@@ -238,6 +309,9 @@ export const EVENTS = Object.keys({
   'dataset:opened': true,
   'dataset:updated': true,
   'labels:saved': true,
+  'engine:status': true,
+  'training:progress': true,
+  'training:finished': true,
 } satisfies Record<EventName, true>) as EventName[];
 
 /** The interface the renderer talks to. Both transports implement it; the UI cannot tell them apart. */

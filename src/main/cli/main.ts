@@ -2,7 +2,10 @@
 import { UsageError } from './args';
 import { launch } from './launch';
 import { check } from './commands/check';
+import { evalMasks } from './commands/evalMasks';
 import { info } from './commands/info';
+import { modelsCommand } from './commands/models';
+import { trainCommand } from './commands/train';
 import { parseServeArgs, serve } from './serve';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -19,7 +22,7 @@ Usage:
                  [--out RUN_DIR] [--resume RUN_DIR]
   segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend]
-  segscope eval-masks --gt DIR --pred DIR [--dataset DIR] [--json]
+  segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
                                 compare two folders of label PNGs
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
                [--method gradcam|gradcampp|hirescam] --out PNG
@@ -28,7 +31,7 @@ Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad u
 `;
 
 /** Commands that are in the design but not built yet. They say so rather than pretend. */
-const NOT_BUILT = ['models', 'train', 'eval', 'predict', 'eval-masks', 'cam'];
+const NOT_BUILT = ['eval', 'predict', 'cam'];
 
 /** Runs the CLI; resolves to the exit status. Long-running commands resolve only when stopped. */
 export async function main(argv: string[]): Promise<number> {
@@ -47,6 +50,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'info') return await info(rest);
     if (command === 'check') return await check(rest);
+    if (command === 'models') return await modelsCommand(rest);
+    if (command === 'train') return await trainCommand(rest);
+    if (command === 'eval-masks') return await evalMasks(rest);
     if (NOT_BUILT.includes(command)) {
       console.error(`segscope ${command}: not built yet in this version`);
       return 2;

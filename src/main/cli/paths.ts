@@ -8,3 +8,5 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const appDir = resolve(here, '../..');
 /** The built renderer that the browser transport serves. */
 export const rendererDir = resolve(here, '../renderer');
+/** The engine bundle, started as a process of its own. */
+export const engineEntry = resolve(here, 'engine.js');

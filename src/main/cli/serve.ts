@@ -3,7 +3,8 @@ import { startServer, type RunningServer } from '../server/server';
 import { WorkbenchSession } from '../services/session';
 import { parseArgs } from 'node:util';
 import { intOption, usage } from './args';
-import { rendererDir } from './paths';
+import { engineEntry, rendererDir } from './paths';
+import { forkSpawner } from '../services/engineHost';
 
 export interface ServeArgs {
   dataset?: string;
@@ -35,6 +36,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
 /** Starts the server, opens the dataset if one was named, prints the URL and serves until stopped. */
 export async function serve(args: ServeArgs): Promise<RunningServer> {
   const session = new WorkbenchSession();
+  session.useEngine(forkSpawner(engineEntry));
   if (args.dataset) await session.open(args.dataset);
   const server = await startServer({
     session,

@@ -6,9 +6,12 @@ import { WorkbenchSession } from '../services/session';
 import { serveIpc } from './ipc';
 import { handleMediaProtocol, mediaUrl, registerMediaScheme } from './mediaProtocol';
 import { createMainWindow } from './window';
+import { utilitySpawner } from './engineProcess';
+import { fileURLToPath } from 'node:url';
 
 registerMediaScheme();
 const session = new WorkbenchSession();
+session.useEngine(utilitySpawner(fileURLToPath(new URL('./engine.js', import.meta.url))));
 
 function datasetArg(): string | undefined {
   const { values } = parseArgs({

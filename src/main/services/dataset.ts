@@ -156,6 +156,12 @@ export class Dataset {
     return resolveInside(this.root, 'JPEGImages', this.index.images.get(id)!);
   }
 
+  /** File name of image `id` in `JPEGImages/`. */
+  imageFile(id: string): string {
+    this.assertImage(id);
+    return this.index.images.get(id)!;
+  }
+
   labelPath(id: string): string {
     this.assertImage(id);
     return resolveInside(this.root, this.index.labelDir, `${id}.png`);

@@ -1,9 +1,11 @@
 // The one implementation of the contract. Both transports serve this object. Plain Node, main process.
 import type { Handlers, ImageItem, Transport } from '../../shared/api';
+import type { ModelInfo } from '../../shared/engineProtocol';
 import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
 import { checkDataset } from './check';
 import { readLabel, saveLabel } from './labels';
+import { listRuns } from './runs';
 import type { MediaKind, WorkbenchSession } from './session';
 
 /** What differs between transports: how media URLs look and whether native dialogs exist. */
@@ -17,6 +19,7 @@ export interface TransportContext {
 }
 
 export function createHandlers(session: WorkbenchSession, ctx: TransportContext): Handlers {
+  let models: Promise<ModelInfo[]> | null = null;
   const updated = (): void => {
     const summary = session.summary();
     if (summary) session.emit('dataset:updated', summary);
@@ -69,5 +72,25 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       session.emit('labels:saved', { id: req.id, version: result.version });
       return result;
     },
+    'engine:status': async () => session.training.engine.getStatus(),
+    'engine:start': async ({ backend }) => {
+      await session.training.engine.start(backend);
+      return session.training.engine.getStatus();
+    },
+    'engine:restart': async () => {
+      await session.training.engine.restart();
+      return session.training.engine.getStatus();
+    },
+    'models:list': async () => {
+      models ??= session.training.engine.request({ type: 'models' }).catch((err: Error) => {
+        models = null;
+        throw err;
+      });
+      return models;
+    },
+    'training:start': async ({ settings }) => session.training.start(settings),
+    'training:resume': async ({ runId }) => session.training.resume(runId),
+    'training:cancel': async () => session.training.cancel(),
+    'runs:list': async () => listRuns(session.dataset.root),
   };
 }

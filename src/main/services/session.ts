@@ -5,7 +5,9 @@ import type { DatasetSummary, EventName, Events, OpenResult } from '../../shared
 import { WorkbenchError } from '../../shared/errors';
 import { Dataset } from './dataset';
 import { thumbnail } from './imageFiles';
+import { EngineHost, type EngineSpawner } from './engineHost';
 import { assertRealInside } from './safePath';
+import { TrainingService } from './training';
 import { findVocRoot } from './vocFolder';
 
 export type EventSink = <E extends EventName>(event: E, payload: Events[E]) => void;
@@ -16,6 +18,19 @@ export type MediaKind = 'image' | 'thumb';
 export class WorkbenchSession {
   private current: Dataset | null = null;
   private readonly sinks = new Set<EventSink>();
+  private trainingService: TrainingService | null = null;
+
+  /** Gives the session an engine, started by `spawn` when first needed. */
+  useEngine(spawn: EngineSpawner): void {
+    const host = new EngineHost(spawn, (status) => this.emit('engine:status', status));
+    this.trainingService = new TrainingService(this, host);
+  }
+
+  /** Training and the engine behind it; throws when the shell gave the session no engine. */
+  get training(): TrainingService {
+    if (!this.trainingService) throw new WorkbenchError('unavailable', 'this Segscope has no engine');
+    return this.trainingService;
+  }
 
   /** Registers a transport's event sender; returns the function that removes it. */
   addEventSink(sink: EventSink): () => void {

@@ -23,7 +23,7 @@ describe('segscope CLI', () => {
 
   it('says a command is not built yet and exits 2 rather than pretending', async () => {
     const { err } = capture();
-    expect(await main(['train', '--dataset', 'x'])).toBe(2);
+    expect(await main(['cam', '--run', 'x'])).toBe(2);
     expect(err.join('\n')).toContain('not built yet');
   });
 

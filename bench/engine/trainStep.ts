@@ -1,0 +1,122 @@
+// Times one training step and one inference of a registry model on every backend that loads, and prints
+// the figures. Runs in a plain Node process (node bench/engine/run.mjs bench/engine/trainStep.ts).
+//   --model unet-vgg16 --size 256 --batch 2 --steps 3 --classes 21 --cpu
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_ORDER, selectBackend, type BackendName } from '../../src/main/engine/backend';
+import { maskedCrossEntropy } from '../../src/main/engine/loss';
+import { getModelSpec } from '../../src/main/engine/models/registry';
+
+interface Options {
+  model: string;
+  size: number;
+  batch: number;
+  steps: number;
+  classes: number;
+  cpu: boolean;
+}
+
+function parse(args: string[]): Options {
+  const opts: Options = { model: 'unet-vgg16', size: 256, batch: 2, steps: 3, classes: 21, cpu: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = args[i + 1];
+    if (a === '--cpu') opts.cpu = true;
+    else if (a === '--model' && v != null) {
+      opts.model = v;
+      i++;
+    } else if ((a === '--size' || a === '--batch' || a === '--steps' || a === '--classes') && v != null) {
+      opts[a.slice(2) as 'size' | 'batch' | 'steps' | 'classes'] = Number(v);
+      i++;
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+
+async function benchBackend(name: BackendName, opts: Options): Promise<void> {
+  let reason: string;
+  try {
+    reason = (await selectBackend(name)).reason;
+  } catch (err) {
+    console.log(`${name}: skipped: ${(err as Error).message}`);
+    return;
+  }
+  const spec = getModelSpec(opts.model);
+  const model = spec.build({ numClasses: opts.classes, inputSize: opts.size, seed: 1 });
+  const { x, y } = tf.tidy(() => {
+    const shape = [opts.batch, opts.size, opts.size];
+    const labels = tf.randomUniform(shape, 0, opts.classes, 'int32', 2);
+    const isVoid = tf.less(tf.randomUniform(shape, 0, 1, 'float32', 3), 0.05);
+    // Some void pixels, as VOC labels have; an int32 blend avoids Select's mixed-dtype bug on wasm.
+    const voidInt = tf.cast(isVoid, 'int32');
+    return {
+      x: tf.randomNormal([opts.batch, opts.size, opts.size, 3], 0, 50, 'float32', 1) as tf.Tensor4D,
+      y: tf.add(tf.mul(labels, tf.sub(1, voidInt)), tf.mul(voidInt, 255)) as tf.Tensor3D,
+    };
+  });
+  const optimizer = tf.train.adam(1e-4);
+  const trainStep = () => {
+    const loss = optimizer.minimize(
+      () => maskedCrossEntropy(model.apply(x, { training: true }) as tf.Tensor4D, y),
+      true,
+    );
+    loss?.dataSync();
+    loss?.dispose();
+  };
+  const infer = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  const timed = (f: () => void) => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  // With the cpu backend's plain JS kernels a single step takes many minutes: one inference only.
+  const steps = name === 'cpu' ? 0 : opts.steps;
+  const runs = name === 'cpu' ? 1 : opts.steps;
+  try {
+    const warm = name === 'cpu' ? [] : [timed(trainStep), timed(infer)];
+    const train = Array.from({ length: steps }, () => timed(trainStep));
+    const inference = Array.from({ length: runs }, () => timed(infer));
+    console.log(`${name}: ${reason}`);
+    if (warm.length)
+      console.log(`  warm-up (first train step, first inference): ${warm.map(fmt).join(', ')}`);
+    if (train.length) {
+      console.log(
+        `  train step: median ${fmt(median(train))} of ${train.length} [${train.map(fmt).join(', ')}]`,
+      );
+    } else console.log('  train step: not run on cpu (plain JS kernels; would take many minutes)');
+    console.log(
+      `  inference:  median ${fmt(median(inference))} of ${inference.length} [${inference.map(fmt).join(', ')}]`,
+    );
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    tf.dispose([x, y]);
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const opts = parse(args);
+  const cpu = os.cpus();
+  console.log(
+    `${opts.model}, input ${opts.size}×${opts.size}, batch ${opts.batch}, ${opts.classes} classes, ` +
+      `Adam, masked cross-entropy; median of ${opts.steps} after one warm-up`,
+  );
+  console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+  for (const name of BACKEND_ORDER) {
+    if (name === 'cpu' && !opts.cpu) {
+      console.log(
+        'cpu: skipped: plain JS kernels take minutes per step at this size (pass --cpu for one inference)',
+      );
+      continue;
+    }
+    await benchBackend(name, opts);
+  }
+}

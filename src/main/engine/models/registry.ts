@@ -1,0 +1,108 @@
+// The models Segscope can train, keyed by id, with how each expects its input scaled.
+// Runs in the engine process.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { buildFcn } from './fcn';
+import { buildUNet } from './unet';
+import { buildUNetVgg16 } from './unetVgg16';
+
+/**
+ * How RGB pixels 0..255 become model input.
+ * - `zero-one`: divided by 255.
+ * - `imagenet-caffe`: RGB → BGR, minus the ImageNet means (103.939, 116.779, 123.68); what Keras's VGG16
+ *   ImageNet weights expect.
+ */
+export type Normalization = 'zero-one' | 'imagenet-caffe';
+
+export type ModelId = 'unet' | 'unet-vgg16' | 'fcn32s' | 'fcn16s' | 'fcn8s';
+
+export interface ModelBuildOptions {
+  numClasses: number;
+  /** A side, or `[height, width]`; each must be a multiple of the spec's `sizeMultiple`. */
+  inputSize: number | readonly [number, number];
+  seed?: number;
+}
+
+export interface ModelSpec {
+  id: ModelId;
+  title: string;
+  /** Input sides must be multiples of this. */
+  sizeMultiple: number;
+  normalization: Normalization;
+  /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
+  build(opts: ModelBuildOptions): tfl.LayersModel;
+}
+
+export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
+  unet: {
+    id: 'unet',
+    title: 'U-Net (Ronneberger 2015, padded convs)',
+    sizeMultiple: 16,
+    normalization: 'zero-one',
+    build: (opts) => buildUNet(opts),
+  },
+  'unet-vgg16': {
+    id: 'unet-vgg16',
+    title: 'U-Net with VGG16 encoder, bilinear upsampling',
+    sizeMultiple: 16,
+    normalization: 'imagenet-caffe',
+    build: (opts) => buildUNetVgg16(opts),
+  },
+  fcn32s: {
+    id: 'fcn32s',
+    title: 'FCN-32s (VGG16)',
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    build: (opts) => buildFcn(32, opts),
+  },
+  fcn16s: {
+    id: 'fcn16s',
+    title: 'FCN-16s (VGG16)',
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    build: (opts) => buildFcn(16, opts),
+  },
+  fcn8s: {
+    id: 'fcn8s',
+    title: 'FCN-8s (VGG16)',
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    build: (opts) => buildFcn(8, opts),
+  },
+};
+
+export const MODEL_IDS = Object.keys(MODELS) as ModelId[];
+
+export function isModelId(id: string): id is ModelId {
+  return Object.hasOwn(MODELS, id);
+}
+
+/** The spec for `id`, or an Error listing the ids there are. */
+export function getModelSpec(id: string): ModelSpec {
+  if (!isModelId(id)) throw new Error(`Unknown model '${id}'; known models: ${MODEL_IDS.join(', ')}`);
+  return MODELS[id];
+}
+
+const CONV_CLASSES = new Set(['Conv2D', 'Conv2DTranspose', 'SeparableConv2D', 'DepthwiseConv2D']);
+
+/** Names of the model's convolution layers in build order: the candidates for Grad-CAM's layer picker. */
+export function convLayerNames(model: tfl.LayersModel): string[] {
+  return model.layers.filter((l) => CONV_CLASSES.has(l.getClassName())).map((l) => l.name);
+}
+
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
+
+/**
+ * Scales images as `normalization` says.
+ *
+ * @param rgb `[batch, height, width, 3]`, RGB 0..255
+ * @returns `[batch, height, width, 3]` float32
+ */
+export function normalizeInput(rgb: tf.Tensor4D, normalization: Normalization): tf.Tensor4D {
+  return tf.tidy(() => {
+    const x = tf.cast(rgb, 'float32');
+    if (normalization === 'zero-one') return tf.div(x, 255);
+    const bgr = tf.reverse(x, -1);
+    return tf.sub(bgr, tf.tensor1d([...CAFFE_MEAN_BGR]));
+  });
+}

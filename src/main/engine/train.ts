@@ -1,0 +1,324 @@
+// The training loop: batches from the dataset, the loss, the optimiser and its schedule, frozen
+// encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
+// and cancel between batches. Writes the run folder. Engine process.
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { ConfusionMatrix, computeMetrics } from '../../shared/metrics';
+import type { BackendName, EpochRecord, RunState, TrainJob, TrainProgress } from '../../shared/training';
+import { letterboxPair, rng, type Augmentation } from './data/augment';
+import { SampleCache } from './data/samples';
+import { loadCheckpoint, saveCheckpoint } from './io/checkpoint';
+import { maskedCrossEntropy } from './loss';
+import { segmentationLoss } from './objective';
+import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
+
+export interface TrainHooks {
+  progress(p: TrainProgress): void;
+  cancelled(): boolean;
+  backend: BackendName | null;
+}
+
+export interface TrainOutcome {
+  status: 'done' | 'stopped-early' | 'cancelled';
+  epochs: number;
+  bestMiou: number | null;
+}
+
+/** Learning rate of `epoch` (0-based) under the schedule. */
+export function scheduledLr(
+  base: number,
+  schedule: 'cos' | 'step' | 'constant',
+  epoch: number,
+  epochs: number,
+): number {
+  if (schedule === 'cos')
+    return base * 0.01 + base * 0.99 * 0.5 * (1 + Math.cos((Math.PI * epoch) / Math.max(1, epochs)));
+  if (schedule === 'step')
+    return base * Math.pow(0.1, Math.floor(epoch / Math.max(1, Math.ceil(epochs / 3))));
+  return base;
+}
+
+/** Layers of the pretrained encoder, frozen during the first `freezeEpochs` (Keras VGG16 names). */
+function isEncoderLayer(name: string): boolean {
+  return /^block\d_/.test(name);
+}
+
+interface Batch {
+  x: tf.Tensor4D;
+  y: tf.Tensor3D;
+}
+
+function makeBatch(images: Uint8Array[], labels: Uint8Array[], size: number, spec: ModelSpec): Batch {
+  return tf.tidy(() => {
+    const pixels = new Float32Array(images.length * size * size * 3);
+    images.forEach((img, i) => pixels.set(img, i * size * size * 3));
+    const ints = new Int32Array(labels.length * size * size);
+    labels.forEach((lab, i) => ints.set(lab, i * size * size));
+    const x = normalizeInput(tf.tensor4d(pixels, [images.length, size, size, 3]), spec.normalization);
+    return { x, y: tf.tensor3d(ints, [labels.length, size, size], 'int32') };
+  });
+}
+
+/** Per-class weights: median frequency over each class's frequency (classes never seen get 0). */
+async function balancedWeights(cache: SampleCache, ids: string[], numClasses: number): Promise<Float32Array> {
+  const counts = new Float64Array(numClasses);
+  for (const id of ids) {
+    const { label } = await cache.get(id);
+    if (!label) continue;
+    for (let i = 0; i < label.length; i++) {
+      const v = label[i]!;
+      if (v < numClasses) counts[v]!++;
+    }
+  }
+  const total = counts.reduce((a, b) => a + b, 0) || 1;
+  const freqs = [...counts].map((c) => c / total);
+  const seen = freqs.filter((f) => f > 0).sort((a, b) => a - b);
+  const median = seen[Math.floor(seen.length / 2)] ?? 1;
+  return Float32Array.from(freqs, (f) => (f > 0 ? median / f : 0));
+}
+
+async function writeState(runDir: string, state: RunState): Promise<void> {
+  await writeFile(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+}
+
+/**
+ * Trains as `job` says, reporting through `hooks`. Resolves when the run ends (all epochs, early stop,
+ * or cancel); a failure rejects after `state.json` records it.
+ */
+export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
+  const s = job.settings;
+  const spec = getModelSpec(s.model);
+  const numClasses = job.classNames.length;
+  const runId = basename(job.runDir);
+  const size = s.inputSize;
+  if (size % spec.sizeMultiple !== 0) {
+    throw new Error(
+      `${spec.id} needs an input size that is a multiple of ${spec.sizeMultiple}; ${size} is not`,
+    );
+  }
+  if (job.trainIds.length === 0) throw new Error(`split ${s.split} has no labelled images to train on`);
+  await mkdir(join(job.runDir, 'checkpoints'), { recursive: true });
+
+  const cache = new SampleCache({
+    imagePath: (id) => join(job.datasetRoot, 'JPEGImages', job.imageFiles[id] ?? `${id}.jpg`),
+    labelPath: (id) => join(job.datasetRoot, job.labelDir, `${id}.png`),
+    colormap: Uint8Array.from(job.colormap),
+  });
+
+  let model: tfl.LayersModel;
+  let state: RunState;
+  let startEpoch = 0;
+  if (job.resume) {
+    model = (await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'))).model;
+    state = JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8')) as RunState;
+    startEpoch = state.epoch;
+    state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
+  } else {
+    model = spec.build({ numClasses, inputSize: size, seed: s.seed });
+    state = {
+      status: 'running',
+      epoch: 0,
+      bestMiou: null,
+      bestEpoch: null,
+      backend: hooks.backend,
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      error: null,
+    };
+    await writeFile(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
+    // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
+    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 });
+  }
+  await writeState(job.runDir, state);
+
+  const optimizer = s.optimizer === 'adam' ? tf.train.adam(s.lr) : tf.train.momentum(s.lr, s.momentum);
+  const weights =
+    s.classWeights === 'balanced'
+      ? tf.tensor1d(await balancedWeights(cache, job.trainIds, numClasses))
+      : undefined;
+  const random = rng(s.seed + startEpoch * 7919);
+  const aug: Augmentation = s.augment;
+  const steps = Math.ceil(job.trainIds.length / s.batchSize);
+  let sinceBest = 0;
+  let lastProgress = 0;
+  let outcome: TrainOutcome['status'] = 'done';
+  const startedAt = performance.now();
+  let imagesDone = 0;
+
+  try {
+    for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+      const lr = scheduledLr(s.lr, s.schedule, epoch, s.epochs);
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      const frozen = epoch < s.freezeEpochs;
+      const vars = model.layers
+        .filter((l) => !(frozen && isEncoderLayer(l.name)))
+        .flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+      const kernels = vars.filter((v) => /kernel/.test(v.name));
+
+      const order = [...job.trainIds];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      const epochStart = performance.now();
+      let lossSum = 0;
+      for (let step = 0; step < steps; step++) {
+        if (hooks.cancelled()) {
+          outcome = 'cancelled';
+          break;
+        }
+        const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
+        const pairs = await Promise.all(
+          ids.map(async (id) => {
+            const sample = await cache.get(id);
+            return letterboxPair(sample.image, sample.label, size, aug, random);
+          }),
+        );
+        const batch = makeBatch(
+          pairs.map((p) => p.image),
+          pairs.map((p) => p.label!),
+          size,
+          spec,
+        );
+        let loss: number;
+        try {
+          const cost = optimizer.minimize(
+            () => {
+              const logits = model.apply(batch.x, { training: true }) as tf.Tensor4D;
+              let total = segmentationLoss(logits, batch.y, { classWeights: weights, dice: s.dice });
+              if (s.weightDecay > 0 && kernels.length) {
+                const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+                total = tf.add(total, tf.mul(l2, s.weightDecay / 2));
+              }
+              return total as tf.Scalar;
+            },
+            true,
+            vars,
+          );
+          loss = (await cost!.data())[0]!;
+          cost!.dispose();
+        } finally {
+          tf.dispose([batch.x, batch.y]);
+        }
+        if (!Number.isFinite(loss))
+          throw new Error(
+            `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; try a lower learning rate`,
+          );
+        lossSum += loss;
+        imagesDone += ids.length;
+        const now = performance.now();
+        if (now - lastProgress > 100 || step === steps - 1) {
+          lastProgress = now;
+          const perSec = imagesDone / ((now - startedAt) / 1000);
+          const remaining = (s.epochs - epoch) * job.trainIds.length - (step + 1) * s.batchSize;
+          hooks.progress({
+            kind: 'step',
+            runId,
+            epoch: epoch + 1,
+            epochs: s.epochs,
+            step: step + 1,
+            steps,
+            loss,
+            lr,
+            imagesPerSec: perSec,
+            etaSec: Math.max(0, remaining / Math.max(perSec, 1e-9)),
+          });
+        }
+      }
+      if (outcome === 'cancelled') break;
+
+      const val = job.valIds.length
+        ? await validate(model, spec, cache, job.valIds, size, s.batchSize, numClasses, job.classNames)
+        : null;
+      const best =
+        val !== null && val.miou !== null && (state.bestMiou === null || val.miou > state.bestMiou);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / steps,
+        valLoss: val?.loss ?? null,
+        miou: val?.miou ?? null,
+        pixelAccuracy: val?.pixelAccuracy ?? null,
+        lr,
+        seconds: (performance.now() - epochStart) / 1000,
+        best,
+      };
+      await appendFile(join(job.runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: epoch + 1 });
+      if (best) {
+        await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
+          epoch: epoch + 1,
+          miou: val!.miou,
+        });
+        state.bestMiou = val!.miou;
+        state.bestEpoch = epoch + 1;
+        sinceBest = 0;
+      } else {
+        sinceBest++;
+      }
+      state.epoch = epoch + 1;
+      await writeState(job.runDir, state);
+      hooks.progress({ kind: 'epoch', runId, record });
+      if (s.patience !== null && val !== null && sinceBest >= s.patience) {
+        outcome = 'stopped-early';
+        break;
+      }
+    }
+    state = { ...state, status: outcome, endedAt: new Date().toISOString() };
+    await writeState(job.runDir, state);
+    return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
+  } catch (err) {
+    state = { ...state, status: 'failed', endedAt: new Date().toISOString(), error: (err as Error).message };
+    await writeState(job.runDir, state);
+    throw err;
+  } finally {
+    optimizer.dispose();
+    weights?.dispose();
+    model.dispose();
+  }
+}
+
+/** Validation at the input size: mean loss, mIoU and pixel accuracy over letterboxed samples. */
+async function validate(
+  model: tfl.LayersModel,
+  spec: ModelSpec,
+  cache: SampleCache,
+  ids: string[],
+  size: number,
+  batchSize: number,
+  numClasses: number,
+  classNames: string[],
+): Promise<{ loss: number; miou: number | null; pixelAccuracy: number | null }> {
+  const cm = new ConfusionMatrix(numClasses);
+  let lossSum = 0;
+  let batches = 0;
+  for (let i = 0; i < ids.length; i += batchSize) {
+    const chunk = ids.slice(i, i + batchSize);
+    const pairs = await Promise.all(
+      chunk.map(async (id) => {
+        const sample = await cache.get(id);
+        return letterboxPair(sample.image, sample.label, size);
+      }),
+    );
+    const labels = pairs.map((p) => p.label!);
+    const batch = makeBatch(
+      pairs.map((p) => p.image),
+      labels,
+      size,
+      spec,
+    );
+    const [lossT, predT] = tf.tidy(() => {
+      const logits = model.predict(batch.x) as tf.Tensor4D;
+      return [maskedCrossEntropy(logits, batch.y), tf.argMax(logits, -1)];
+    });
+    lossSum += (await lossT.data())[0]!;
+    const pred = await predT.data();
+    tf.dispose([lossT, predT, batch.x, batch.y]);
+    const plane = size * size;
+    labels.forEach((gt, k) => cm.add(gt, Uint8Array.from(pred.subarray(k * plane, (k + 1) * plane))));
+    batches++;
+  }
+  const m = computeMetrics(cm, classNames);
+  return { loss: lossSum / Math.max(1, batches), miou: m.miou, pixelAccuracy: m.pixel_accuracy };
+}

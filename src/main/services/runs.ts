@@ -1,0 +1,101 @@
+// Training runs of a dataset, as kept under `<dataset>/.segscope/runs/<run-id>/`: reading them for the
+// panel and making the folder of a new one. Plain Node, main process.
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EpochRecord, RunState, RunSummary, TrainJob } from '../../shared/training';
+import { WorkbenchError } from '../../shared/errors';
+import { WORKSPACE_DIR } from './workspace';
+
+export function runsDir(root: string): string {
+  return join(root, WORKSPACE_DIR, 'runs');
+}
+
+/** A new run id: the start time and the model, sortable, safe as a folder name. */
+export function newRunId(model: string, now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${model.replace(/[^A-Za-z0-9-]/g, '')}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Reads one run folder; null when it is not a run (no config.json). */
+export async function readRun(dir: string, id: string): Promise<RunSummary | null> {
+  let job: TrainJob;
+  try {
+    job = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob;
+  } catch {
+    return null;
+  }
+  const state = await readFile(join(dir, 'state.json'), 'utf8').then(
+    (t) => JSON.parse(t) as RunState,
+    () => null,
+  );
+  const lines = await readFile(join(dir, 'metrics.jsonl'), 'utf8').catch(() => '');
+  const epochs = lines
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as EpochRecord];
+      } catch {
+        return []; // a line cut short by a crash
+      }
+    });
+  return {
+    id,
+    dir,
+    settings: job.settings,
+    state: state ?? {
+      status: 'failed',
+      epoch: 0,
+      bestMiou: null,
+      bestEpoch: null,
+      backend: null,
+      startedAt: '',
+      endedAt: null,
+      error: 'state.json is missing',
+    },
+    epochs,
+    hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
+    hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
+  };
+}
+
+/** Every run of the dataset at `root`, newest first. */
+export async function listRuns(root: string): Promise<RunSummary[]> {
+  const dir = runsDir(root);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const runs = await Promise.all(names.map((name) => readRun(join(dir, name), name)));
+  return runs.filter((r): r is RunSummary => r !== null).sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/** The folder of run `id` of the dataset; throws when there is no such run. */
+export async function runFolder(root: string, id: string): Promise<string> {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(id) || id.startsWith('.')) {
+    throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
+  }
+  const dir = join(runsDir(root), id);
+  if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
+  return dir;
+}
+
+/** Records in a run's state that main cancelled it by stopping the engine. */
+export async function markRunCancelled(dir: string): Promise<void> {
+  const path = join(dir, 'state.json');
+  const state = JSON.parse(await readFile(path, 'utf8')) as RunState;
+  if (state.status !== 'running') return;
+  await writeFile(
+    path,
+    JSON.stringify({ ...state, status: 'cancelled', endedAt: new Date().toISOString() }, null, 2) + '\n',
+  );
+}
+
+export async function makeRunDir(root: string, id: string): Promise<string> {
+  const dir = join(runsDir(root), id);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,145 @@
+// Training settings, progress and run records: what the panel and the CLI set, what the engine reports,
+// and what a run folder holds. Runs in any process.
+
+/** A tfjs backend, fastest first. */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+
+/** The backend the engine runs on, and why each faster one was passed over. */
+export interface BackendInfo {
+  name: BackendName;
+  reason: string;
+  skipped: { name: string; reason: string }[];
+}
+
+/** Which augmentations are applied to training samples. */
+export interface AugmentSettings {
+  scale: boolean;
+  rotate: boolean;
+  flip: boolean;
+  hsv: boolean;
+}
+
+/** What the user chooses before training. */
+export interface TrainSettings {
+  model: string;
+  epochs: number;
+  batchSize: number;
+  /** Side of the square (letterboxed) input. */
+  inputSize: number;
+  lr: number;
+  optimizer: 'adam' | 'sgd';
+  /** SGD momentum. */
+  momentum: number;
+  /** L2 penalty on the kernels, added to the loss. */
+  weightDecay: number;
+  schedule: 'cos' | 'step' | 'constant';
+  /** Epochs with the pretrained encoder frozen before it is trained too. */
+  freezeEpochs: number;
+  split: string;
+  /** Null to train without validation. */
+  valSplit: string | null;
+  augment: AugmentSettings;
+  /** Adds a soft Dice term to the cross-entropy. */
+  dice: boolean;
+  /** `balanced` weights each class by median frequency / its frequency in the training labels. */
+  classWeights: 'none' | 'balanced';
+  /** Stop after this many epochs without a better validation mIoU; null never stops early. */
+  patience: number | null;
+  seed: number;
+  backend: BackendPreference;
+}
+
+/** The defaults of the improved U-Net paper: Adam, lr 1e-4, cosine schedule, input 512, batch 4. */
+export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
+  model: 'unet-vgg16',
+  epochs: 50,
+  batchSize: 4,
+  inputSize: 512,
+  lr: 1e-4,
+  optimizer: 'adam',
+  momentum: 0.9,
+  weightDecay: 0,
+  schedule: 'cos',
+  freezeEpochs: 0,
+  split: 'train',
+  valSplit: 'val',
+  augment: { scale: true, rotate: false, flip: true, hsv: true },
+  dice: false,
+  classWeights: 'none',
+  patience: null,
+  seed: 1,
+  backend: 'auto',
+};
+
+/** Everything the engine needs to train: the settings plus the resolved dataset and run folder. */
+export interface TrainJob {
+  settings: TrainSettings;
+  datasetRoot: string;
+  labelDir: string;
+  classNames: string[];
+  /** RGB triplets for 256 indices: maps RGB masks to classes. */
+  colormap: number[];
+  trainIds: string[];
+  valIds: string[];
+  /** Image file name in `JPEGImages/` of every id above (the extension varies). */
+  imageFiles: Record<string, string>;
+  runDir: string;
+  /** Continue the run in `runDir` from its last checkpoint. */
+  resume: boolean;
+}
+
+/** One line of `metrics.jsonl`. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number | null;
+  miou: number | null;
+  pixelAccuracy: number | null;
+  lr: number;
+  seconds: number;
+  /** True when this epoch's checkpoint became `best`. */
+  best: boolean;
+}
+
+/** Progress of a training run, throttled to about 10 events a second. */
+export type TrainProgress =
+  | {
+      kind: 'step';
+      runId: string;
+      epoch: number;
+      epochs: number;
+      step: number;
+      steps: number;
+      loss: number;
+      lr: number;
+      imagesPerSec: number;
+      etaSec: number;
+    }
+  | { kind: 'epoch'; runId: string; record: EpochRecord };
+
+export type RunStatus = 'running' | 'done' | 'stopped-early' | 'cancelled' | 'failed';
+
+/** `state.json` of a run folder. */
+export interface RunState {
+  status: RunStatus;
+  /** Last completed epoch (0 before the first). */
+  epoch: number;
+  bestMiou: number | null;
+  bestEpoch: number | null;
+  backend: BackendName | null;
+  startedAt: string;
+  endedAt: string | null;
+  error: string | null;
+}
+
+/** A run as listed in the panel. */
+export interface RunSummary {
+  id: string;
+  dir: string;
+  settings: TrainSettings;
+  state: RunState;
+  epochs: EpochRecord[];
+  hasLast: boolean;
+  hasBest: boolean;
+}

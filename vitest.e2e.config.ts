@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,
+    // A real browser and server on a loaded 2-core machine: a UI change may take more than the default 1 s.
+    expect: { poll: { timeout: 15_000, interval: 50 } },
   },
 });

@@ -1,6 +1,6 @@
 // Times Segscope's wasm conv gradient kernels against the stock wasm kernel and the forward conv on
 // VGG-sized layers, and prints the figures. Runs in a plain Node process:
-//   node bench/engine/run.mjs bench/engine/kernels.ts [--runs 3]
+//   node bench/run.mjs bench/engine/kernels.ts [--runs 3]
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/main/engine/backend';
 import { registerWasmKernels } from '../../src/main/engine/kernels';

@@ -1,5 +1,5 @@
 // Times one training step and one inference of a registry model on every backend that loads, and prints
-// the figures. Runs in a plain Node process (node bench/engine/run.mjs bench/engine/trainStep.ts).
+// the figures. Runs in a plain Node process (node bench/run.mjs bench/engine/trainStep.ts).
 //   --model unet-vgg16 --size 256 --batch 2 --steps 3 --classes 21 --cpu
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';

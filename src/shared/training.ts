@@ -1,5 +1,6 @@
 // Training settings, progress and run records: what the panel and the CLI set, what the engine reports,
 // and what a run folder holds. Runs in any process.
+import type { SegmentationMetrics } from './metrics';
 
 /** A tfjs backend, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -133,6 +134,15 @@ export interface RunState {
   error: string | null;
 }
 
+/** `eval.json` of a run: the validation of its best checkpoint. */
+export interface RunEvaluation {
+  epoch: number;
+  split: string;
+  /** Evaluated on letterboxed inputs of this size (`segscope eval` evaluates at full resolution). */
+  inputSize: number;
+  metrics: SegmentationMetrics;
+}
+
 /** A run as listed in the panel. */
 export interface RunSummary {
   id: string;
@@ -142,4 +152,5 @@ export interface RunSummary {
   epochs: EpochRecord[];
   hasLast: boolean;
   hasBest: boolean;
+  evaluation: RunEvaluation | null;
 }

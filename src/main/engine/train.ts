@@ -1,17 +1,23 @@
 // The training loop: batches from the dataset, the loss, the optimiser and its schedule, frozen
 // encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
 // and cancel between batches. Writes the run folder. Engine process.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ConfusionMatrix, computeMetrics } from '../../shared/metrics';
-import type { BackendName, EpochRecord, RunState, TrainJob, TrainProgress } from '../../shared/training';
+import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
+import type {
+  BackendName,
+  EpochRecord,
+  RunEvaluation,
+  RunState,
+  TrainJob,
+  TrainProgress,
+} from '../../shared/training';
 import { letterboxPair, rng, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
-import { loadCheckpoint, saveCheckpoint } from './io/checkpoint';
-import { maskedCrossEntropy } from './loss';
-import { segmentationLoss } from './objective';
+import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
+import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
 
 export interface TrainHooks {
@@ -80,7 +86,7 @@ async function balancedWeights(cache: SampleCache, ids: string[], numClasses: nu
 }
 
 async function writeState(runDir: string, state: RunState): Promise<void> {
-  await writeFile(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  await writeAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
 }
 
 /**
@@ -127,7 +133,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       endedAt: null,
       error: null,
     };
-    await writeFile(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
+    await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
     // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
     await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 });
   }
@@ -187,7 +193,8 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
           const cost = optimizer.minimize(
             () => {
               const logits = model.apply(batch.x, { training: true }) as tf.Tensor4D;
-              let total = segmentationLoss(logits, batch.y, { classWeights: weights, dice: s.dice });
+              let total = maskedCrossEntropy(logits, batch.y, weights);
+              if (s.dice) total = tf.add(total, softDiceLoss(logits, batch.y));
               if (s.weightDecay > 0 && kernels.length) {
                 const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
                 total = tf.add(total, tf.mul(l2, s.weightDecay / 2));
@@ -251,6 +258,14 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
           epoch: epoch + 1,
           miou: val!.miou,
         });
+        // The best checkpoint's validation, per class, for the panel's table and confusion matrix.
+        const evaluation: RunEvaluation = {
+          epoch: epoch + 1,
+          split: s.valSplit ?? '',
+          inputSize: size,
+          metrics: val!.metrics,
+        };
+        await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
         state.bestMiou = val!.miou;
         state.bestEpoch = epoch + 1;
         sinceBest = 0;
@@ -289,7 +304,12 @@ async function validate(
   batchSize: number,
   numClasses: number,
   classNames: string[],
-): Promise<{ loss: number; miou: number | null; pixelAccuracy: number | null }> {
+): Promise<{
+  loss: number;
+  miou: number | null;
+  pixelAccuracy: number | null;
+  metrics: SegmentationMetrics;
+}> {
   const cm = new ConfusionMatrix(numClasses);
   let lossSum = 0;
   let batches = 0;
@@ -320,5 +340,5 @@ async function validate(
     batches++;
   }
   const m = computeMetrics(cm, classNames);
-  return { loss: lossSum / Math.max(1, batches), miou: m.miou, pixelAccuracy: m.pixel_accuracy };
+  return { loss: lossSum / Math.max(1, batches), miou: m.miou, pixelAccuracy: m.pixel_accuracy, metrics: m };
 }

@@ -31,7 +31,8 @@ export function forkSpawner(entry: string): EngineSpawner {
       serialization: 'advanced',
     });
     return {
-      send: (m) => void child.send(m),
+      // A send to an engine that just died fails; its exit is reported by onExit, so the error is dropped.
+      send: (m) => void (child.connected && child.send(m, () => undefined)),
       onMessage: (l) => void child.on('message', (m) => l(m as EngineMessage)),
       onExit: (l) =>
         void child.on('exit', (code, signal) =>

@@ -1,9 +1,10 @@
 // Training runs of a dataset, as kept under `<dataset>/.segscope/runs/<run-id>/`: reading them for the
 // panel and making the folder of a new one. Plain Node, main process.
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EpochRecord, RunState, RunSummary, TrainJob } from '../../shared/training';
+import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { writeJsonAtomic } from './atomicFile';
 import { WORKSPACE_DIR } from './workspace';
 
 export function runsDir(root: string): string {
@@ -22,6 +23,15 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A JSON file of a run, or null when it is missing or unreadable (a run written by an older engine). */
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
 /** Reads one run folder; null when it is not a run (no config.json). */
 export async function readRun(dir: string, id: string): Promise<RunSummary | null> {
   let job: TrainJob;
@@ -30,10 +40,7 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
   } catch {
     return null;
   }
-  const state = await readFile(join(dir, 'state.json'), 'utf8').then(
-    (t) => JSON.parse(t) as RunState,
-    () => null,
-  );
+  const state = await readJson<RunState>(join(dir, 'state.json'));
   const lines = await readFile(join(dir, 'metrics.jsonl'), 'utf8').catch(() => '');
   const epochs = lines
     .split('\n')
@@ -49,19 +56,21 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
     id,
     dir,
     settings: job.settings,
+    // A run whose engine has not written its state yet is starting.
     state: state ?? {
-      status: 'failed',
+      status: 'running',
       epoch: 0,
       bestMiou: null,
       bestEpoch: null,
       backend: null,
       startedAt: '',
       endedAt: null,
-      error: 'state.json is missing',
+      error: null,
     },
     epochs,
     hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
     hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
+    evaluation: await readJson<RunEvaluation>(join(dir, 'eval.json')),
   };
 }
 
@@ -88,10 +97,7 @@ export async function markRunCancelled(dir: string): Promise<void> {
   const path = join(dir, 'state.json');
   const state = JSON.parse(await readFile(path, 'utf8')) as RunState;
   if (state.status !== 'running') return;
-  await writeFile(
-    path,
-    JSON.stringify({ ...state, status: 'cancelled', endedAt: new Date().toISOString() }, null, 2) + '\n',
-  );
+  await writeJsonAtomic(path, { ...state, status: 'cancelled', endedAt: new Date().toISOString() });
 }
 
 export async function makeRunDir(root: string, id: string): Promise<string> {

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import type { EngineHost } from './engineHost';
 import { makeRunDir, markRunCancelled, newRunId, runFolder } from './runs';
@@ -73,6 +74,8 @@ export class TrainingService {
     this.assertIdle();
     const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
     await makeRunDir(ds.root, runId);
+    // Written here as well as by the engine, so the run is listed before the engine has built the model.
+    await writeJsonAtomic(join(job.runDir, 'config.json'), job);
     return this.launch(job, runId);
   }
 
@@ -120,7 +123,8 @@ export class TrainingService {
     const active = this.active;
     if (!active) return { cancelled: false };
     this.cancelling = true;
-    await this.engine.request({ type: 'cancel' }).catch(() => undefined);
+    // Not awaited: the engine answers only between batches, and a batch may run for minutes.
+    void this.engine.request({ type: 'cancel' }).catch(() => undefined);
     const stopped = await Promise.race([
       active.done.then(() => true),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CANCEL_GRACE_MS)),

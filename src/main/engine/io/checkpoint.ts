@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/** Writes a file through a temporary name and a rename, so readers see the old or the new file whole. */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   const handle = await open(temp, 'w');
   try {

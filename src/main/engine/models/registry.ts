@@ -14,7 +14,7 @@ import { buildUNetVgg16 } from './unetVgg16';
  */
 export type Normalization = 'zero-one' | 'imagenet-caffe';
 
-export type ModelId = 'unet' | 'unet-vgg16' | 'fcn32s' | 'fcn16s' | 'fcn8s';
+export type ModelId = 'unet' | 'unet-small' | 'unet-vgg16' | 'fcn32s' | 'fcn16s' | 'fcn8s';
 
 export interface ModelBuildOptions {
   numClasses: number;
@@ -40,6 +40,13 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     sizeMultiple: 16,
     normalization: 'zero-one',
     build: (opts) => buildUNet(opts),
+  },
+  'unet-small': {
+    id: 'unet-small',
+    title: 'U-Net with 8 base filters (0.49M parameters), for quick runs on a CPU',
+    sizeMultiple: 16,
+    normalization: 'zero-one',
+    build: (opts) => buildUNet({ ...opts, baseFilters: 8 }),
   },
   'unet-vgg16': {
     id: 'unet-vgg16',

@@ -305,7 +305,7 @@ describe('bilinearKernel', () => {
 
 describe('registry', () => {
   it('lists the seed architectures by id', () => {
-    expect(MODEL_IDS).toEqual(['unet', 'unet-vgg16', 'fcn32s', 'fcn16s', 'fcn8s']);
+    expect(MODEL_IDS).toEqual(['unet', 'unet-small', 'unet-vgg16', 'fcn32s', 'fcn16s', 'fcn8s']);
     for (const id of MODEL_IDS) {
       expect(MODELS[id].id).toBe(id);
       expect(getModelSpec(id)).toBe(MODELS[id]);
@@ -314,7 +314,16 @@ describe('registry', () => {
     expect(MODELS.unet.normalization).toBe('zero-one');
     expect(MODELS['unet-vgg16'].normalization).toBe('imagenet-caffe');
     expect(MODELS.fcn8s.sizeMultiple).toBe(32);
-    expect(() => getModelSpec('segnet')).toThrow(/Unknown model 'segnet'; known models: unet, unet-vgg16/);
+    expect(() => getModelSpec('segnet')).toThrow(
+      /Unknown model 'segnet'; known models: unet, unet-small, unet-vgg16/,
+    );
+  });
+
+  it('offers unet-small: the same U-Net with 8 base filters, 0.49M parameters for 21 classes', () => {
+    const m = keep(MODELS['unet-small'].build({ numClasses: 21, inputSize: 32 }));
+    expect(m.countParams()).toBe(unetParams(21, 8, 4));
+    expect(m.countParams()).toBeGreaterThan(480_000);
+    expect(m.countParams()).toBeLessThan(500_000);
   });
 
   it('gives every layer a unique name', () => {

@@ -1,0 +1,162 @@
+// Training from the panel: the engine's state and backend, the models, the settings, the live run as
+// a discriminated union, and the past runs. Renderer.
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { EngineStatus } from '../../../shared/api';
+import type { ModelInfo } from '../../../shared/engineProtocol';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  type EpochRecord,
+  type RunSummary,
+  type TrainSettings,
+} from '../../../shared/training';
+import { api } from '../api';
+import { useAppStore } from './app';
+
+/** A point of the live loss curve: the global step and the batch loss. */
+export interface StepPoint {
+  step: number;
+  loss: number;
+}
+
+export type LiveRun =
+  | { state: 'idle' }
+  | { state: 'starting'; runId: string | null }
+  | {
+      state: 'running';
+      runId: string;
+      epoch: number;
+      epochs: number;
+      step: number;
+      steps: number;
+      loss: number;
+      lr: number;
+      imagesPerSec: number;
+      etaSec: number;
+    }
+  | { state: 'cancelling'; runId: string }
+  | { state: 'ended'; runId: string; status: string; error: string | null };
+
+export const useTrainingStore = defineStore('training', () => {
+  const app = useAppStore();
+  const engine = ref<EngineStatus>({ state: 'stopped', backend: null, message: null });
+  const models = ref<ModelInfo[]>([]);
+  // The demo-friendly defaults for the panel: the paper's, with a size a CPU trains in minutes.
+  const settings = ref<TrainSettings>({ ...DEFAULT_TRAIN_SETTINGS });
+  const runs = shallowRef<RunSummary[]>([]);
+  const live = ref<LiveRun>({ state: 'idle' });
+  /** Curves of the live run; arrays are replaced, never mutated, to keep them out of deep reactivity. */
+  const stepPoints = shallowRef<StepPoint[]>([]);
+  const epochPoints = shallowRef<EpochRecord[]>([]);
+  const selectedRunId = ref<string | null>(null);
+  const selectedRun = computed(() => runs.value.find((r) => r.id === selectedRunId.value) ?? null);
+  const busy = computed(
+    () =>
+      live.value.state === 'starting' || live.value.state === 'running' || live.value.state === 'cancelling',
+  );
+
+  async function init(): Promise<void> {
+    try {
+      engine.value = await api()['engine:status']({});
+      if (engine.value.state !== 'ready')
+        engine.value = await api()['engine:start']({ backend: settings.value.backend });
+      models.value = await api()['models:list']({});
+    } catch (err) {
+      app.report(err);
+    }
+    await refreshRuns();
+  }
+
+  async function refreshRuns(): Promise<void> {
+    try {
+      runs.value = await api()['runs:list']({});
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  async function start(): Promise<void> {
+    stepPoints.value = [];
+    epochPoints.value = [];
+    live.value = { state: 'starting', runId: null };
+    try {
+      const { runId } = await api()['training:start']({ settings: settings.value });
+      selectedRunId.value = runId;
+      live.value = { state: 'starting', runId };
+      await refreshRuns();
+    } catch (err) {
+      live.value = { state: 'idle' };
+      app.report(err);
+    }
+  }
+
+  async function resume(runId: string): Promise<void> {
+    const run = runs.value.find((r) => r.id === runId);
+    stepPoints.value = [];
+    epochPoints.value = run ? [...run.epochs] : [];
+    live.value = { state: 'starting', runId };
+    selectedRunId.value = runId;
+    try {
+      await api()['training:resume']({ runId });
+    } catch (err) {
+      live.value = { state: 'idle' };
+      app.report(err);
+    }
+  }
+
+  async function cancel(): Promise<void> {
+    if (live.value.state !== 'running' && live.value.state !== 'starting') return;
+    const runId = 'runId' in live.value && live.value.runId ? live.value.runId : '';
+    live.value = { state: 'cancelling', runId };
+    try {
+      await api()['training:cancel']({});
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  async function restartEngine(): Promise<void> {
+    try {
+      engine.value = await api()['engine:restart']({});
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  api().on('engine:status', (status) => (engine.value = status));
+  api().on('training:progress', (p) => {
+    if (p.kind === 'step') {
+      if (live.value.state === 'cancelling') return;
+      live.value = { state: 'running', ...p };
+      const global = (p.epoch - 1) * p.steps + p.step;
+      stepPoints.value = [...stepPoints.value, { step: global, loss: p.loss }];
+    } else {
+      epochPoints.value = [...epochPoints.value.filter((e) => e.epoch !== p.record.epoch), p.record];
+      void refreshRuns();
+    }
+  });
+  api().on('training:finished', (f) => {
+    live.value = { state: 'ended', runId: f.runId, status: f.status, error: f.error };
+    if (f.error) app.report(`training ${f.runId} failed: ${f.error}`);
+    void refreshRuns();
+  });
+
+  return {
+    engine,
+    models,
+    settings,
+    runs,
+    live,
+    stepPoints,
+    epochPoints,
+    selectedRunId,
+    selectedRun,
+    busy,
+    init,
+    refreshRuns,
+    start,
+    resume,
+    cancel,
+    restartEngine,
+  };
+});

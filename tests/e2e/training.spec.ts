@@ -1,0 +1,80 @@
+// The training panel in a real Chromium over the browser transport: the engine's backend shown, a run
+// started from the panel with live curve points, the run listed with its checkpoint, and cancel.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { copyVocMini } from '../helpers/data';
+import { launchChromium, OUTPUT, startCli, type Served } from './harness';
+
+let root: string;
+let served: Served;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  root = copyVocMini();
+  [served, browser] = await Promise.all([
+    startCli(['serve', '--dataset', root, '--port', '0']),
+    launchChromium(),
+  ]);
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.goto(served.url);
+  await page.getByTestId('tab-train').click();
+});
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+});
+
+describe('training panel', () => {
+  it('shows the backend, trains from the panel with live curves, and lists the run with its checkpoints', async () => {
+    const backend = page.getByTestId('engine-backend');
+    await expect.poll(() => backend.getAttribute('data-backend'), { timeout: 60_000 }).toBe('wasm');
+    expect(await backend.textContent()).toContain('tensorflow-gpu skipped');
+
+    await page.getByTestId('train-model').selectOption('unet-small');
+    await page.getByTestId('train-input-size').fill('64');
+    await page.getByTestId('train-epochs').fill('4');
+    await page.getByTestId('train-batch').fill('2');
+    await page.getByTestId('train-lr').fill('0.002');
+    await page.getByTestId('train-split').selectOption('train');
+    await page.getByTestId('train-val-split').selectOption('val');
+    await page.getByTestId('train-start').click();
+
+    const curves = page.getByTestId('train-curves');
+    await expect
+      .poll(async () => Number(await curves.getAttribute('data-points')), { timeout: 60_000 })
+      .toBeGreaterThan(0);
+    await expect
+      .poll(() => page.getByTestId('train-ended').textContent(), { timeout: 120_000 })
+      .toContain('done');
+    expect(Number(await curves.getAttribute('data-epochs'))).toBe(4);
+
+    const run = page.getByTestId('run-item').first();
+    expect(await run.getAttribute('data-status')).toBe('done');
+    expect(await run.getByTestId('run-checkpoints').textContent()).toContain('last');
+    await expect.poll(() => page.getByTestId('per-class-iou').isVisible()).toBe(true);
+    await page.screenshot({ path: join(OUTPUT, 'training.png'), fullPage: true });
+
+    const id = await run.getAttribute('data-id');
+    const dir = join(root, '.segscope', 'runs', id!);
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(existsSync(join(dir, 'checkpoints', 'last', 'model.json'))).toBe(true);
+  });
+
+  it('cancels a run from the panel, which keeps its last checkpoint', async () => {
+    await page.getByTestId('train-model').selectOption('unet-vgg16');
+    await page.getByTestId('train-input-size').fill('256');
+    await page.getByTestId('train-epochs').fill('2');
+    await page.getByTestId('train-start').click();
+    await expect.poll(() => page.getByTestId('run-item').count(), { timeout: 30_000 }).toBe(2);
+    await page.getByTestId('train-cancel').click();
+    await expect
+      .poll(() => page.getByTestId('train-ended').textContent(), { timeout: 30_000 })
+      .toContain('cancelled');
+    const run = page.locator('[data-testid="run-item"][data-status="cancelled"]');
+    await expect.poll(() => run.count(), { timeout: 10_000 }).toBe(1);
+    expect(await run.getByTestId('run-checkpoints').textContent()).toContain('last');
+  });
+});

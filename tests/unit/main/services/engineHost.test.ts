@@ -1,0 +1,93 @@
+// The engine as a real process: the built worker forked from the host, a crash reported and
+// restartable, and a cancel that takes effect within 2 s even in the middle of a long step.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineStatus } from '../../../../src/shared/api';
+import type { RunState, TrainProgress } from '../../../../src/shared/training';
+import { EngineHost, forkSpawner, type EngineProcess } from '../../../../src/main/services/engineHost';
+import { WorkbenchSession } from '../../../../src/main/services/session';
+import { bundleForNode } from '../../../helpers/bundle';
+import { copyVocMini } from '../../../helpers/data';
+
+let entry: string;
+const hosts: EngineHost[] = [];
+beforeAll(async () => {
+  entry = await bundleForNode('src/main/engine/worker.ts');
+}, 120_000);
+afterEach(() => {
+  for (const h of hosts.splice(0)) h.kill('test finished');
+});
+
+describe('engine host', () => {
+  it('starts the engine, reports its backend and why faster ones were skipped, and lists the models', async () => {
+    const statuses: EngineStatus[] = [];
+    const host = new EngineHost(forkSpawner(entry), (s) => statuses.push(s));
+    hosts.push(host);
+    const backend = await host.start('auto');
+    expect(backend.name).toBe('wasm');
+    expect(backend.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(backend.skipped[0]!.reason).toMatch(/tfjs-node-gpu/);
+    expect(statuses.map((s) => s.state)).toEqual(['starting', 'ready']);
+    const models = await host.request({ type: 'models' });
+    const vgg = models.find((m) => m.id === 'unet-vgg16')!;
+    expect(vgg.params).toBe(24_892_437);
+    expect(vgg.convLayers).toContain('block5_conv3');
+  }, 60_000);
+
+  it('reports a killed engine as crashed, fails what it was doing, and starts again', async () => {
+    const statuses: EngineStatus[] = [];
+    let proc: EngineProcess | null = null;
+    const spawn = forkSpawner(entry);
+    const host = new EngineHost(
+      () => (proc = spawn()),
+      (s) => statuses.push(s),
+    );
+    hosts.push(host);
+    await host.start('wasm');
+    const pending = host.request({ type: 'models' });
+    proc!.kill(); // as an out-of-memory kill would
+    await expect(pending).rejects.toThrow(/the engine stopped: it was killed by SIGKILL/);
+    expect(statuses.at(-1)).toMatchObject({ state: 'crashed', message: expect.stringContaining('SIGKILL') });
+    const again = await host.restart();
+    expect(again.name).toBe('wasm');
+    expect(host.getStatus().state).toBe('ready');
+    expect((await host.request({ type: 'models' })).length).toBeGreaterThan(3);
+  }, 60_000);
+
+  it('cancels within 2 s during a long training step, leaving a usable last checkpoint', async () => {
+    const root = copyVocMini();
+    const session = new WorkbenchSession();
+    await session.open(root);
+    session.useEngine(forkSpawner(entry));
+    const progress: TrainProgress[] = [];
+    const finished = new Promise<{ status: string }>((resolve) =>
+      session.addEventSink((e, p) => e === 'training:finished' && resolve(p as { status: string })),
+    );
+    session.addEventSink((e, p) => e === 'training:progress' && progress.push(p as TrainProgress));
+    // unet-vgg16 at 256² takes tens of seconds per step on wasm: far longer than the cancel budget.
+    const { runId } = await session.training.start({
+      model: 'unet-vgg16',
+      inputSize: 256,
+      batchSize: 2,
+      epochs: 1,
+      split: 'train',
+      valSplit: null,
+      backend: 'wasm',
+    });
+    const dir = join(root, '.segscope', 'runs', runId);
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'checkpoints', 'last', 'model.json')); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500)); // inside the first step now
+    const t0 = performance.now();
+    await session.training.cancel();
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeLessThan(2000);
+    expect(await finished).toMatchObject({ status: 'cancelled' });
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as RunState;
+    expect(state.status).toBe('cancelled');
+    expect(existsSync(join(dir, 'checkpoints', 'last', 'weights.bin'))).toBe(true);
+    expect(session.training.running).toBeNull();
+    session.training.engine.kill('test finished');
+  }, 120_000);
+});

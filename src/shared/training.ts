@@ -138,8 +138,12 @@ export interface RunState {
 export interface RunEvaluation {
   epoch: number;
   split: string;
-  /** Evaluated on letterboxed inputs of this size (`segscope eval` evaluates at full resolution). */
+  /** The model's input size. */
   inputSize: number;
+  /** `input`: the validation during training, on letterboxed inputs; `original`: `segscope eval`, at full size. */
+  resolution: 'input' | 'original';
+  /** The checkpoint evaluated. */
+  checkpoint: 'best' | 'last';
   metrics: SegmentationMetrics;
 }
 

@@ -69,6 +69,11 @@ describe('training panel', () => {
     await page.getByTestId('train-epochs').fill('2');
     await page.getByTestId('train-start').click();
     await expect.poll(() => page.getByTestId('run-item').count(), { timeout: 30_000 }).toBe(2);
+    // Once the engine has built the model and saved its first checkpoint, training is under way.
+    const started = page
+      .locator('[data-testid="run-item"][data-status="running"]')
+      .getByTestId('run-checkpoints');
+    await expect.poll(() => started.textContent(), { timeout: 60_000 }).toContain('last');
     await page.getByTestId('train-cancel').click();
     await expect
       .poll(() => page.getByTestId('train-ended').textContent(), { timeout: 30_000 })

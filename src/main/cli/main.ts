@@ -6,6 +6,8 @@ import { evalMasks } from './commands/evalMasks';
 import { info } from './commands/info';
 import { modelsCommand } from './commands/models';
 import { trainCommand } from './commands/train';
+import { predict } from './commands/predict';
+import { evalRun } from './commands/evalRun';
 import { parseServeArgs, serve } from './serve';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -31,7 +33,7 @@ Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad u
 `;
 
 /** Commands that are in the design but not built yet. They say so rather than pretend. */
-const NOT_BUILT = ['eval', 'predict', 'cam'];
+const NOT_BUILT = ['cam'];
 
 /** Runs the CLI; resolves to the exit status. Long-running commands resolve only when stopped. */
 export async function main(argv: string[]): Promise<number> {
@@ -52,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'check') return await check(rest);
     if (command === 'models') return await modelsCommand(rest);
     if (command === 'train') return await trainCommand(rest);
+    if (command === 'predict') return await predict(rest);
+    if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
     if (NOT_BUILT.includes(command)) {
       console.error(`segscope ${command}: not built yet in this version`);

@@ -263,6 +263,8 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
           epoch: epoch + 1,
           split: s.valSplit ?? '',
           inputSize: size,
+          resolution: 'input',
+          checkpoint: 'best',
           metrics: val!.metrics,
         };
         await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');

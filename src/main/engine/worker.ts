@@ -4,7 +4,13 @@
 import type { EngineMessage, EngineRequest, ModelInfo } from '../../shared/engineProtocol';
 import type { BackendInfo } from '../../shared/training';
 import { selectBackend } from './backend';
-import { convLayerNames, MODELS, MODEL_IDS } from './models/registry';
+import { evaluateFiles, predictFiles, type Predictor } from './infer';
+import { loadCheckpoint } from './io/checkpoint';
+import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from './models/registry';
+import type { CheckpointName } from '../../shared/engineProtocol';
+import type { TrainJob } from '../../shared/training';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { train } from './train';
 
 interface Port {
@@ -58,6 +64,22 @@ async function models(): Promise<ModelInfo[]> {
   });
 }
 
+/** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
+async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
+  let job: TrainJob;
+  try {
+    job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+  } catch (err) {
+    throw new Error(`${runDir}: not a Segscope run (no readable config.json)`, { cause: err });
+  }
+  const { model } = await loadCheckpoint(join(runDir, 'checkpoints', checkpoint));
+  return {
+    model,
+    inputSize: job.settings.inputSize,
+    normalization: getModelSpec(job.settings.model).normalization,
+  };
+}
+
 async function handle(req: EngineRequest): Promise<unknown> {
   switch (req.type) {
     case 'init':
@@ -68,6 +90,20 @@ async function handle(req: EngineRequest): Promise<unknown> {
     case 'cancel':
       cancelRequested = true;
       return { cancelling: training };
+    case 'predict':
+    case 'eval': {
+      if (!backend) backend = await selectBackend('auto');
+      const p = await predictor(req.runDir, req.checkpoint);
+      const progress = (done: number, total: number): void =>
+        port.post({ type: 'progress', id: req.id, progress: { kind: 'items', done, total } });
+      try {
+        return req.type === 'predict'
+          ? await predictFiles(p, req.files, req.outDir, Uint8Array.from(req.colormap), req.blend, progress)
+          : await evaluateFiles(p, req.pairs, req.classNames, Uint8Array.from(req.colormap), progress);
+      } finally {
+        p.model.dispose();
+      }
+    }
     case 'train': {
       if (training) throw new Error('a training run is already in progress in this engine');
       if (!backend) backend = await selectBackend(req.job.settings.backend);

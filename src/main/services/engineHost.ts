@@ -4,6 +4,7 @@
 import { fork } from 'node:child_process';
 import type { EngineMessage, EngineRequest, EngineResult } from '../../shared/engineProtocol';
 import type { BackendInfo, BackendPreference, TrainProgress } from '../../shared/training';
+import type { ItemsProgress } from '../../shared/engineProtocol';
 import type { EngineStatus } from '../../shared/api';
 
 /** The running engine process, whichever way it was started. */
@@ -20,7 +21,7 @@ type RequestBody = EngineRequest extends infer R ? (R extends { id: number } ? O
 interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
-  progress?: (p: TrainProgress) => void;
+  progress?: (p: TrainProgress | ItemsProgress) => void;
 }
 
 /** Starts the engine bundle as a forked Node process (the server and the CLI). */
@@ -89,7 +90,7 @@ export class EngineHost {
   /** Sends a request; resolves with the engine's result. Progress for it goes to `progress`. */
   async request<K extends RequestBody['type']>(
     body: Extract<RequestBody, { type: K }>,
-    progress?: (p: TrainProgress) => void,
+    progress?: (p: TrainProgress | ItemsProgress) => void,
   ): Promise<EngineResult[K]> {
     if (!this.process) await this.start();
     await this.ready;

@@ -3,7 +3,12 @@
 // (the run keeps its last checkpoint). Plain Node, main process.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../shared/training';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  type RunState,
+  type TrainJob,
+  type TrainSettings,
+} from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
@@ -74,8 +79,20 @@ export class TrainingService {
     this.assertIdle();
     const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
     await makeRunDir(ds.root, runId);
-    // Written here as well as by the engine, so the run is listed before the engine has built the model.
+    // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
+    // the engine has built the model.
     await writeJsonAtomic(join(job.runDir, 'config.json'), job);
+    const state: RunState = {
+      status: 'running',
+      epoch: 0,
+      bestMiou: null,
+      bestEpoch: null,
+      backend: null,
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      error: null,
+    };
+    await writeJsonAtomic(join(job.runDir, 'state.json'), state);
     return this.launch(job, runId);
   }
 
@@ -95,7 +112,9 @@ export class TrainingService {
   private async launch(job: TrainJob, runId: string): Promise<{ runId: string }> {
     if (this.engine.getStatus().state !== 'ready') await this.engine.start(job.settings.backend);
     const done = this.engine
-      .request({ type: 'train', job }, (progress) => this.session.emit('training:progress', progress))
+      .request({ type: 'train', job }, (progress) => {
+        if (progress.kind !== 'items') this.session.emit('training:progress', progress);
+      })
       .then(
         (result) => this.session.emit('training:finished', { runId, status: result.status, error: null }),
         async (err: Error) => {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { SegmentationMetrics } from '../../../shared/metrics';
 import { vocClasses } from '../../../shared/voc';
 import { evalMaskFolders, type EvalMaskProblem } from '../../services/evalMasks';
+import { metricsJson, printMetricsTable } from './metricsTable';
 import { usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 
@@ -29,9 +30,7 @@ async function folderArg(value: string | undefined, option: string, what: string
 }
 
 /** A fraction as a percentage with two decimals, or — when it is undefined. */
-const pct = (v: number | null, width = 7) => (v === null ? '—' : (100 * v).toFixed(2)).padStart(width);
 const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-const pctMean = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
 
 export async function evalMasks(argv: string[]): Promise<number> {
   const { values } = usage(() =>
@@ -78,12 +77,7 @@ export async function evalMasks(argv: string[]): Promise<number> {
 
   if (values.json) {
     const out: EvalMasksJson = { images, missing, problems, ...metrics };
-    // Indented, but with each array of numbers (a confusion row) on one line: 21 lines rather than 483.
-    const text = JSON.stringify(out, null, 2).replace(
-      /\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g,
-      (_, nums: string) => `[${nums.split(/,\s+/).join(', ')}]`,
-    );
-    console.log(text);
+    console.log(metricsJson(out));
   } else {
     console.log(
       `${count(images, 'image')} compared, ${count(missing.length, 'missing prediction')}, ` +
@@ -91,24 +85,7 @@ export async function evalMasks(argv: string[]): Promise<number> {
     );
     for (const id of missing) console.log(`  missing       ${id}: no ${id}.png in ${predDir}`);
     for (const p of problems) console.log(`  ${p.kind.padEnd(13)} ${p.id}: ${p.message}`);
-    const nameWidth = Math.max(15, ...metrics.per_class.map((c) => c.name.length));
-    console.log(
-      `  index  ${'class'.padEnd(nameWidth)}     IoU  precis.   recall       F1   gt pixels  pred pixels`,
-    );
-    for (const c of metrics.per_class) {
-      console.log(
-        `  ${String(c.index).padStart(5)}  ${c.name.padEnd(nameWidth)} ${pct(c.iou)}  ${pct(c.precision)}  ` +
-          `${pct(c.recall)}  ${pct(c.f1)}  ${String(c.gt_pixels).padStart(10)}  ${String(c.pred_pixels).padStart(11)}`,
-      );
-    }
-    console.log(
-      `  mIoU ${pctMean(metrics.miou)}  mPA ${pctMean(metrics.mpa)}  mPrecision ${pctMean(metrics.mprecision)}  ` +
-        `mRecall ${pctMean(metrics.mrecall)}  mF1 ${pctMean(metrics.f1)}  ` +
-        `pixel accuracy ${pctMean(metrics.pixel_accuracy)}`,
-    );
-    console.log(
-      '  (percentages; — marks a value that is undefined for lack of pixels and left out of the means)',
-    );
+    printMetricsTable(metrics);
   }
   return images === 0 || missing.length > 0 || problems.length > 0 ? 1 : 0;
 }

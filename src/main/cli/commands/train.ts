@@ -3,23 +3,17 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  DEFAULT_TRAIN_SETTINGS,
-  type BackendPreference,
-  type TrainJob,
-  type TrainSettings,
-} from '../../../shared/training';
+import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
 import { newRunId, runsDir } from '../../services/runs';
 import { TrainingService } from '../../services/training';
 import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
+import { backendOption } from '../runArgs';
 import { engineEntry } from '../paths';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -54,10 +48,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       },
     }),
   );
-  const backend = (values.backend ?? 'auto') as BackendPreference;
-  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-  if (values.optimizer && values.optimizer !== 'adam' && values.optimizer !== 'sgd')
+  const backend = backendOption(values.backend);
+  if (values.optimizer && values.optimizer !== 'adam' && values.optimizer !== 'sgd') {
     throw new UsageError('--optimizer must be adam or sgd');
+  }
+  if (values.schedule && !['cos', 'step', 'constant'].includes(values.schedule)) {
+    throw new UsageError('--schedule must be cos, step or constant');
+  }
 
   const session = new WorkbenchSession();
   const host = new EngineHost(forkSpawner(engineEntry));
@@ -117,7 +114,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
             `\repoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s   `,
           );
         }
-      } else {
+      } else if (p.kind === 'epoch') {
         const r = p.record;
         if (process.stdout.isTTY && !values.json) process.stdout.write('\n');
         log(

@@ -75,6 +75,13 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
+  // While a run is active its folder changes between epochs too (the first checkpoint, state): poll it.
+  let poll: ReturnType<typeof setInterval> | null = null;
+  function watchRuns(on: boolean): void {
+    if (poll) clearInterval(poll);
+    poll = on ? setInterval(() => void refreshRuns(), 3000) : null;
+  }
+
   async function start(): Promise<void> {
     stepPoints.value = [];
     epochPoints.value = [];
@@ -83,6 +90,7 @@ export const useTrainingStore = defineStore('training', () => {
       const { runId } = await api()['training:start']({ settings: settings.value });
       selectedRunId.value = runId;
       live.value = { state: 'starting', runId };
+      watchRuns(true);
       await refreshRuns();
     } catch (err) {
       live.value = { state: 'idle' };
@@ -97,8 +105,10 @@ export const useTrainingStore = defineStore('training', () => {
     live.value = { state: 'starting', runId };
     selectedRunId.value = runId;
     try {
+      watchRuns(true);
       await api()['training:resume']({ runId });
     } catch (err) {
+      watchRuns(false);
       live.value = { state: 'idle' };
       app.report(err);
     }
@@ -137,6 +147,7 @@ export const useTrainingStore = defineStore('training', () => {
   });
   api().on('training:finished', (f) => {
     live.value = { state: 'ended', runId: f.runId, status: f.status, error: f.error };
+    watchRuns(false);
     if (f.error) app.report(`training ${f.runId} failed: ${f.error}`);
     void refreshRuns();
   });

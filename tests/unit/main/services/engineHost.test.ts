@@ -8,7 +8,11 @@ import type { RunState, TrainProgress } from '../../../../src/shared/training';
 import { EngineHost, forkSpawner, type EngineProcess } from '../../../../src/main/services/engineHost';
 import { WorkbenchSession } from '../../../../src/main/services/session';
 import { bundleForNode } from '../../../helpers/bundle';
-import { copyVocMini } from '../../../helpers/data';
+import { copyVocMini, tempDir, VOC_MINI, VOC_MINI_IDS } from '../../../helpers/data';
+import { DEFAULT_TRAIN_SETTINGS } from '../../../../src/shared/training';
+import { vocClasses, vocColormap, VOC_CLASS_NAMES } from '../../../../src/shared/voc';
+import { decodeLabelPng } from '../../../../src/shared/labelPng';
+import { evalMaskFolders } from '../../../../src/main/services/evalMasks';
 
 let entry: string;
 const hosts: EngineHost[] = [];
@@ -89,5 +93,70 @@ describe('engine host', () => {
     expect(existsSync(join(dir, 'checkpoints', 'last', 'weights.bin'))).toBe(true);
     expect(session.training.running).toBeNull();
     session.training.engine.kill('test finished');
+  }, 120_000);
+
+  it('predicts palette PNGs and blends, and its eval equals eval-masks over those PNGs', async () => {
+    const host = new EngineHost(forkSpawner(entry));
+    hosts.push(host);
+    await host.start('wasm');
+    const runDir = join(tempDir(), 'run');
+    await host.request({
+      type: 'train',
+      job: {
+        settings: {
+          ...DEFAULT_TRAIN_SETTINGS,
+          model: 'unet-small',
+          inputSize: 64,
+          batchSize: 5,
+          epochs: 8,
+          lr: 2e-3,
+          schedule: 'constant',
+          backend: 'wasm',
+        },
+        datasetRoot: VOC_MINI,
+        labelDir: 'SegmentationClass',
+        classNames: [...VOC_CLASS_NAMES],
+        colormap: [...vocColormap()],
+        trainIds: VOC_MINI_IDS,
+        valIds: VOC_MINI_IDS,
+        imageFiles: Object.fromEntries(VOC_MINI_IDS.map((id) => [id, `${id}.jpg`])),
+        runDir,
+        resume: false,
+      },
+    });
+    const outDir = tempDir();
+    const files = VOC_MINI_IDS.map((id) => join(VOC_MINI, 'JPEGImages', `${id}.jpg`));
+    const predicted = await host.request({
+      type: 'predict',
+      runDir,
+      checkpoint: 'best',
+      files,
+      outDir,
+      blend: true,
+      colormap: [...vocColormap()],
+    });
+    expect(predicted.written).toHaveLength(10);
+    const png = decodeLabelPng(readFileSync(join(outDir, `${VOC_MINI_IDS[0]}.png`)));
+    expect([png.width, png.height, png.source]).toEqual([500, 281, 'palette']);
+    expect(existsSync(join(outDir, `${VOC_MINI_IDS[0]}_blend.jpg`))).toBe(true);
+
+    const metrics = await host.request({
+      type: 'eval',
+      runDir,
+      checkpoint: 'best',
+      pairs: VOC_MINI_IDS.map((id) => ({
+        image: join(VOC_MINI, 'JPEGImages', `${id}.jpg`),
+        label: join(VOC_MINI, 'SegmentationClass', `${id}.png`),
+      })),
+      classNames: [...VOC_CLASS_NAMES],
+      colormap: [...vocColormap()],
+    });
+    const viaFiles = await evalMaskFolders({
+      gtDir: join(VOC_MINI, 'SegmentationClass'),
+      predDir: outDir,
+      classes: vocClasses(),
+    });
+    expect(metrics.confusion).toEqual(viaFiles.metrics.confusion);
+    expect(metrics.miou).toBe(viaFiles.metrics.miou);
   }, 120_000);
 });

@@ -1,0 +1,70 @@
+// `segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]`: a run's metrics on a split at
+// full resolution, written to the run's eval.json too. CLI process.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { RunEvaluation } from '../../../shared/training';
+import { writeJsonAtomic } from '../../services/atomicFile';
+import { usage, UsageError } from '../args';
+import { openDatasetArg } from '../openDataset';
+import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { metricsJson, printMetricsTable } from './metricsTable';
+
+export async function evalRun(argv: string[]): Promise<number> {
+  const { values } = usage(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        dataset: { type: 'string' },
+        year: { type: 'string' },
+        run: { type: 'string' },
+        split: { type: 'string' },
+        checkpoint: { type: 'string' },
+        backend: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }),
+  );
+  const { dir, job } = await readRunConfig(values.run);
+  const ds = await openDatasetArg(values.dataset, values.year);
+  const split = values.split ?? 'val';
+  const ids = ds.splits.get(split);
+  if (!ids)
+    throw new UsageError(
+      `${ds.root}: no split ${split} (splits: ${[...ds.splits.keys()].join(', ') || 'none'})`,
+    );
+  const labelled = ids.filter((id) => ds.hasImage(id) && ds.hasLabel(id));
+  if (labelled.length === 0) throw new UsageError(`split ${split} has no labelled images`);
+  const checkpoint = checkpointOption(values.checkpoint);
+  const host = await startEngine(backendOption(values.backend));
+  try {
+    const metrics = await host.request(
+      {
+        type: 'eval',
+        runDir: dir,
+        checkpoint,
+        pairs: labelled.map((id) => ({ image: ds.imagePath(id), label: ds.labelPath(id) })),
+        classNames: job.classNames,
+        colormap: [...ds.newLabelPalette()],
+      },
+      (p) => {
+        if (p.kind === 'items' && process.stderr.isTTY)
+          process.stderr.write(`\revaluated ${p.done}/${p.total}`);
+      },
+    );
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const evaluation: RunEvaluation = {
+      epoch: 0,
+      split,
+      inputSize: job.settings.inputSize,
+      resolution: 'original',
+      checkpoint,
+      metrics,
+    };
+    await writeJsonAtomic(join(dir, 'eval.json'), evaluation);
+    if (values.json) console.log(metricsJson({ images: labelled.length, split, checkpoint, ...metrics }));
+    else printMetricsTable(metrics);
+    return 0;
+  } finally {
+    host.kill('the command finished');
+  }
+}

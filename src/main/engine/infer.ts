@@ -1,0 +1,126 @@
+// Segmentation of whole images with a trained model: letterbox onto the grey square, softmax, crop
+// the letterbox away, resize the probabilities to the original size, argmax. Also writes the palette
+// PNG and the blend, and evaluates a split at full resolution. Engine process.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { encodeLabelPng } from '../../shared/labelPng';
+import { letterbox } from '../../shared/letterbox';
+import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
+import { letterboxPair } from './data/augment';
+import { readLabel, readRgb, type RgbImage } from './data/samples';
+import { normalizeInput, type Normalization } from './models/registry';
+
+/** A loaded model with what inference needs to know about it. */
+export interface Predictor {
+  model: tfl.LayersModel;
+  inputSize: number;
+  normalization: Normalization;
+}
+
+/** One image's segmentation at its original size. */
+export interface Segmentation {
+  width: number;
+  height: number;
+  /** Argmax class per pixel. */
+  labels: Uint8Array;
+  /** Softmax probability of the argmax class per pixel. */
+  confidence: Float32Array;
+}
+
+/**
+ * Segments `image`.
+ * @returns labels and confidences at the image's own size
+ */
+export async function segment(p: Predictor, image: RgbImage): Promise<Segmentation> {
+  const size = p.inputSize;
+  const box = letterbox(image.width, image.height, size);
+  const { image: boxed } = letterboxPair(image, null, size);
+  const [labelsT, confT] = tf.tidy(() => {
+    const x = normalizeInput(tf.tensor4d(Float32Array.from(boxed), [1, size, size, 3]), p.normalization);
+    const logits = p.model.predict(x) as tf.Tensor4D;
+    const probs = tf.softmax(logits);
+    const cropped = tf.slice(probs, [0, box.top, box.left, 0], [1, box.height, box.width, -1]);
+    const full = tf.image.resizeBilinear(cropped as tf.Tensor4D, [image.height, image.width], false, true);
+    return [tf.argMax(full, -1), tf.max(full, -1)];
+  });
+  try {
+    const [labels, confidence] = await Promise.all([labelsT.data(), confT.data()]);
+    return {
+      width: image.width,
+      height: image.height,
+      labels: Uint8Array.from(labels),
+      confidence: Float32Array.from(confidence),
+    };
+  } finally {
+    tf.dispose([labelsT, confT]);
+  }
+}
+
+/** The blend of an image with its colour-coded labels: `alpha` of the class colour over the photo. */
+export function blend(image: RgbImage, labels: Uint8Array, colormap: Uint8Array, alpha = 0.7): Uint8Array {
+  const out = new Uint8Array(image.width * image.height * 3);
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i]! * 3;
+    for (let k = 0; k < 3; k++) {
+      out[i * 3 + k] = Math.round(image.data[i * 3 + k]! * (1 - alpha) + colormap[c + k]! * alpha);
+    }
+  }
+  return out;
+}
+
+/** Segments each image file, writing `<name>.png` (palette) and with `withBlend` `<name>_blend.jpg`. */
+export async function predictFiles(
+  p: Predictor,
+  files: string[],
+  outDir: string,
+  colormap: Uint8Array,
+  withBlend: boolean,
+  onProgress: (done: number, total: number) => void,
+): Promise<{ written: string[] }> {
+  await mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const [i, file] of files.entries()) {
+    const image = await readRgb(file);
+    const seg = await segment(p, image);
+    const name = basename(file, extname(file));
+    const png = join(outDir, `${name}.png`);
+    await writeFile(
+      png,
+      encodeLabelPng({ width: seg.width, height: seg.height, indices: seg.labels }, colormap),
+    );
+    written.push(png);
+    if (withBlend) {
+      const path = join(outDir, `${name}_blend.jpg`);
+      await sharp(Buffer.from(blend(image, seg.labels, colormap)), {
+        raw: { width: image.width, height: image.height, channels: 3 },
+      })
+        .jpeg({ quality: 90 })
+        .toFile(path);
+      written.push(path);
+    }
+    onProgress(i + 1, files.length);
+  }
+  return { written };
+}
+
+/** Metrics over labelled images at their original resolution. */
+export async function evaluateFiles(
+  p: Predictor,
+  pairs: { image: string; label: string }[],
+  classNames: string[],
+  colormap: Uint8Array,
+  onProgress: (done: number, total: number) => void,
+): Promise<SegmentationMetrics> {
+  const cm = new ConfusionMatrix(classNames.length);
+  for (const [i, pair] of pairs.entries()) {
+    const image = await readRgb(pair.image);
+    const gt = await readLabel(pair.label, colormap, image.width, image.height);
+    const seg = await segment(p, image);
+    cm.add(gt, seg.labels);
+    onProgress(i + 1, pairs.length);
+  }
+  return computeMetrics(cm, classNames);
+}

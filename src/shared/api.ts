@@ -114,6 +114,31 @@ export interface CheckReport {
   classes: { index: number; name: string; pixels: number; images: number }[];
 }
 
+/** A run's segmentation of one image, at the image's size. */
+export interface SegmentResult {
+  runId: string;
+  imageId: string;
+  width: number;
+  height: number;
+  /** Argmax class per pixel. */
+  labels: Uint8Array;
+  /** Softmax probability of the argmax class per pixel. */
+  confidence: Float32Array;
+  /** Classes in the prediction, most pixels first, with their share of the image. */
+  classes: { index: number; name: string; pixels: number; share: number }[];
+}
+
+/** The Grad-CAM methods the engine offers. */
+export type CamMethod = 'gradcam' | 'gradcampp' | 'hirescam';
+
+/** A Grad-CAM heatmap at the image's size, 0..1. */
+export interface CamResult {
+  layer: string;
+  width: number;
+  height: number;
+  cam: Float32Array;
+}
+
 /** The engine process as the UI sees it. */
 export interface EngineStatus {
   state: 'stopped' | 'starting' | 'ready' | 'crashed';
@@ -138,6 +163,8 @@ const folderPath = z.string().min(1).max(4096);
 /** An image id. Main also checks that it names an image of the open dataset. */
 const imageId = z.string().min(1).max(255);
 const runId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/);
+const checkpoint = z.enum(['best', 'last']);
+const camMethod = z.enum(['gradcam', 'gradcampp', 'hirescam']);
 const trainSettings = z
   .object({
     model: z.string().min(1).max(50),
@@ -255,6 +282,29 @@ export const requests = {
   'training:cancel': empty,
   /** The runs of the open dataset, newest first. */
   'runs:list': empty,
+  /** Segments an image of the open dataset with a run. Security: ids must name an image and a run of the dataset. */
+  'viewer:segment': z.object({ runId, checkpoint: checkpoint.optional(), imageId }).strict(),
+  /** Grad-CAM of one class at one layer (default: the model's last encoder conv). Security: as viewer:segment. */
+  'viewer:cam': z
+    .object({
+      runId,
+      checkpoint: checkpoint.optional(),
+      imageId,
+      classIndex: z.number().int().min(0).max(254),
+      layer: z.string().min(1).max(200).optional(),
+      method: camMethod,
+    })
+    .strict(),
+  /** One small Grad-CAM per encoder conv layer, shallow to deep. Security: as viewer:segment. */
+  'viewer:camSweep': z
+    .object({
+      runId,
+      checkpoint: checkpoint.optional(),
+      imageId,
+      classIndex: z.number().int().min(0).max(254),
+      method: camMethod,
+    })
+    .strict(),
 } as const;
 
 /** Response types, one per method. */
@@ -277,6 +327,9 @@ export interface Responses {
   'training:resume': { runId: string };
   'training:cancel': { cancelled: boolean };
   'runs:list': RunSummary[];
+  'viewer:segment': SegmentResult;
+  'viewer:cam': CamResult;
+  'viewer:camSweep': { layers: CamResult[] };
 }
 
 /** Every method name, e.g. `dataset:open`. */

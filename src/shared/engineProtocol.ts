@@ -13,6 +13,17 @@ export interface ItemsProgress {
 /** Which checkpoint of a run to use. */
 export type CheckpointName = 'best' | 'last';
 
+/** The Grad-CAM methods the engine offers (pytorch-grad-cam's GradCAM, GradCAMPlusPlus, HiResCAM). */
+export type CamMethod = 'gradcam' | 'gradcampp' | 'hirescam';
+
+/** A Grad-CAM heatmap of one layer, 0..1, row-major at `width`×`height`. */
+export interface CamMap {
+  layer: string;
+  width: number;
+  height: number;
+  cam: Float32Array;
+}
+
 /** One model the engine can build. */
 export interface ModelInfo {
   id: string;
@@ -49,6 +60,46 @@ export type EngineRequest =
       pairs: { image: string; label: string }[];
       classNames: string[];
       colormap: number[];
+    }
+  | {
+      /** Segments one image with a run: labels and confidences at its size, and the classes present. */
+      id: number;
+      type: 'segment';
+      runDir: string;
+      checkpoint: CheckpointName;
+      /** Path of the image file. */
+      image: string;
+    }
+  | {
+      /** The layers Grad-CAM can use for a run's model, and the one it uses by default. */
+      id: number;
+      type: 'camLayers';
+      runDir: string;
+      checkpoint: CheckpointName;
+    }
+  | {
+      /** Grad-CAM of one class at one layer (the model's default layer when left out), at the image's size. */
+      id: number;
+      type: 'cam';
+      runDir: string;
+      checkpoint: CheckpointName;
+      image: string;
+      classIndex: number;
+      layer?: string;
+      method: CamMethod;
+    }
+  | {
+      /** Grad-CAM of one class at each of `layers`, from one forward and one backward pass. */
+      id: number;
+      type: 'camSweep';
+      runDir: string;
+      checkpoint: CheckpointName;
+      image: string;
+      classIndex: number;
+      method: CamMethod;
+      layers: string[];
+      /** Each map is downsized so that its longer side is at most this. */
+      maxSide: number;
     };
 
 export type EngineResult = {
@@ -58,6 +109,19 @@ export type EngineResult = {
   cancel: { cancelling: boolean };
   predict: { written: string[] };
   eval: SegmentationMetrics;
+  segment: {
+    width: number;
+    height: number;
+    /** Argmax class per pixel. */
+    labels: Uint8Array;
+    /** Softmax probability of the argmax class per pixel. */
+    confidence: Float32Array;
+    /** Every class with at least one pixel, by index. */
+    classes: { index: number; pixels: number }[];
+  };
+  camLayers: { layers: string[]; defaultLayer: string };
+  cam: CamMap;
+  camSweep: CamMap[];
 };
 
 export type EngineMessage =

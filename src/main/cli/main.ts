@@ -8,6 +8,7 @@ import { modelsCommand } from './commands/models';
 import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
+import { cam, type EngineStarter } from './commands/cam';
 import { parseServeArgs, serve } from './serve';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -27,16 +28,19 @@ Usage:
   segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
                                 compare two folders of label PNGs
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
-               [--method gradcam|gradcampp|hirescam] --out PNG
+               [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
+                                Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
 
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
 `;
 
-/** Commands that are in the design but not built yet. They say so rather than pretend. */
-const NOT_BUILT = ['cam'];
+/** What the CLI starts that tests replace: the engine process (by default the built `out/main/engine.js`). */
+export interface CliDeps {
+  startEngine?: EngineStarter;
+}
 
 /** Runs the CLI; resolves to the exit status. Long-running commands resolve only when stopped. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === '--help' || command === '-h' || command === 'help') return help();
@@ -57,10 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'predict') return await predict(rest);
     if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
-    if (NOT_BUILT.includes(command)) {
-      console.error(`segscope ${command}: not built yet in this version`);
-      return 2;
-    }
+    if (command === 'cam') return await cam(rest, deps.startEngine);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -59,13 +59,17 @@ export async function segment(p: Predictor, image: RgbImage): Promise<Segmentati
   }
 }
 
-/** The blend of an image with its colour-coded labels: `alpha` of the class colour over the photo. */
+/**
+ * The blend of an image with its colour-coded labels: `alpha` of the class colour over the photo.
+ * Background (0) leaves the photo as it is, as the viewer's blend does.
+ */
 export function blend(image: RgbImage, labels: Uint8Array, colormap: Uint8Array, alpha = 0.7): Uint8Array {
   const out = new Uint8Array(image.width * image.height * 3);
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]! * 3;
+    const a = c === 0 ? 0 : alpha;
     for (let k = 0; k < 3; k++) {
-      out[i * 3 + k] = Math.round(image.data[i * 3 + k]! * (1 - alpha) + colormap[c + k]! * alpha);
+      out[i * 3 + k] = Math.round(image.data[i * 3 + k]! * (1 - a) + colormap[c + k]! * a);
     }
   }
   return out;

@@ -1,17 +1,19 @@
 // Entry point of the engine process: an Electron utilityProcess in the desktop app, a forked Node
 // process for the server and the CLI. The only process that runs tfjs; a native crash or an
 // out-of-memory error ends it and nothing else. Engine process.
-import type { EngineMessage, EngineRequest, ModelInfo } from '../../shared/engineProtocol';
+import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../../shared/engineProtocol';
 import type { BackendInfo } from '../../shared/training';
 import { selectBackend } from './backend';
-import { evaluateFiles, predictFiles, type Predictor } from './infer';
+import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from './models/registry';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { train } from './train';
+import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
+import { readRgb } from './data/samples';
 
 interface Port {
   post(message: EngineMessage): void;
@@ -64,20 +66,100 @@ async function models(): Promise<ModelInfo[]> {
   });
 }
 
-/** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
-async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
-  let job: TrainJob;
+async function readJob(runDir: string): Promise<TrainJob> {
   try {
-    job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
   } catch (err) {
     throw new Error(`${runDir}: not a Segscope run (no readable config.json)`, { cause: err });
   }
+}
+
+/** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
+async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
+  const job = await readJob(runDir);
   const { model } = await loadCheckpoint(join(runDir, 'checkpoints', checkpoint));
   return {
     model,
     inputSize: job.settings.inputSize,
     normalization: getModelSpec(job.settings.model).normalization,
   };
+}
+
+/** The checkpoint the viewer's requests last used, kept loaded so that one CAM after another is quick. */
+interface Loaded {
+  key: string;
+  predictor: Predictor;
+  job: TrainJob;
+}
+let loaded: Loaded | null = null;
+
+/**
+ * The predictor of a run's checkpoint, from the cache when it holds that checkpoint unchanged on disk
+ * (the key has model.json's time and size, so a checkpoint rewritten by training is loaded again).
+ * The previous one is disposed. Call only inside `exclusive`, so no request is using it.
+ */
+async function cachedPredictor(runDir: string, checkpoint: CheckpointName): Promise<Loaded> {
+  const dir = join(runDir, 'checkpoints', checkpoint);
+  const info = await stat(join(dir, 'model.json')).catch(() => null);
+  if (!info) throw new Error(`${dir}: no checkpoint here (model.json is missing)`);
+  const key = `${runDir}\u0000${checkpoint}\u0000${info.mtimeMs}\u0000${info.size}`;
+  if (loaded?.key === key) return loaded;
+  dropCached();
+  const job = await readJob(runDir);
+  loaded = { key, job, predictor: await predictor(runDir, checkpoint) };
+  return loaded;
+}
+
+function dropCached(): void {
+  loaded?.predictor.model.dispose();
+  loaded = null;
+}
+
+// The viewer's requests share the cached model, so they run one after another: a second checkpoint
+// must not replace (and dispose) the model while a CAM is half-way through it.
+let queue: Promise<unknown> = Promise.resolve();
+function exclusive<T>(job: () => Promise<T>): Promise<T> {
+  const run = queue.then(job, job);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function segmentImage(
+  req: Extract<EngineRequest, { type: 'segment' }>,
+): Promise<EngineResult['segment']> {
+  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint);
+  const seg = await segment(p, await readRgb(req.image));
+  const counts = new Map<number, number>();
+  for (const l of seg.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const classes = [...counts].sort((a, b) => a[0] - b[0]).map(([index, pixels]) => ({ index, pixels }));
+  return { ...seg, classes };
+}
+
+async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<EngineResult['cam']> {
+  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+  const image = await readRgb(req.image);
+  const out = await computeCam(p, image, {
+    classIndex: req.classIndex,
+    layer: req.layer ?? defaultCamLayer(p.model, job.settings.model),
+    method: req.method,
+    classNames: job.classNames,
+  });
+  return { layer: out.layer, width: out.width, height: out.height, cam: out.cam };
+}
+
+async function camSweep(
+  req: Extract<EngineRequest, { type: 'camSweep' }>,
+): Promise<EngineResult['camSweep']> {
+  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+  const image = await readRgb(req.image);
+  const maps = await computeCamSweep(p, image, {
+    classIndex: req.classIndex,
+    method: req.method,
+    layers: req.layers,
+    maxSide: req.maxSide,
+    classNames: job.classNames,
+  });
+  return maps.map((m) => ({ layer: m.layer, width: m.width, height: m.height, cam: m.cam }));
 }
 
 async function handle(req: EngineRequest): Promise<unknown> {
@@ -104,9 +186,24 @@ async function handle(req: EngineRequest): Promise<unknown> {
         p.model.dispose();
       }
     }
+    case 'segment':
+    case 'camLayers':
+    case 'cam':
+    case 'camSweep': {
+      if (!backend) backend = await selectBackend('auto');
+      if (req.type === 'segment') return exclusive(() => segmentImage(req));
+      if (req.type === 'cam') return exclusive(() => cam(req));
+      if (req.type === 'camSweep') return exclusive(() => camSweep(req));
+      return exclusive(async () => {
+        const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+        return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
+      });
+    }
     case 'train': {
       if (training) throw new Error('a training run is already in progress in this engine');
       if (!backend) backend = await selectBackend(req.job.settings.backend);
+      // Training needs the memory more than the viewer needs its model kept loaded.
+      void exclusive(async () => dropCached());
       training = true;
       cancelRequested = false;
       try {

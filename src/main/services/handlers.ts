@@ -6,6 +6,7 @@ import { appVersion } from './appVersion';
 import { checkDataset } from './check';
 import { readLabel, saveLabel } from './labels';
 import { listRuns } from './runs';
+import { ViewerService } from './viewer';
 import type { MediaKind, WorkbenchSession } from './session';
 
 /** What differs between transports: how media URLs look and whether native dialogs exist. */
@@ -20,6 +21,7 @@ export interface TransportContext {
 
 export function createHandlers(session: WorkbenchSession, ctx: TransportContext): Handlers {
   let models: Promise<ModelInfo[]> | null = null;
+  const viewer = new ViewerService(session);
   const updated = (): void => {
     const summary = session.summary();
     if (summary) session.emit('dataset:updated', summary);
@@ -92,5 +94,8 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'training:resume': async ({ runId }) => session.training.resume(runId),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
+    'viewer:segment': async (req) => viewer.segment(req),
+    'viewer:cam': async (req) => viewer.cam(req),
+    'viewer:camSweep': async (req) => viewer.camSweep(req),
   };
 }

@@ -29,6 +29,11 @@ export interface ModelSpec {
   /** Input sides must be multiples of this. */
   sizeMultiple: number;
   normalization: Normalization;
+  /**
+   * Grad-CAM's default layer: the encoder's last conv, the deepest map that still has spatial detail
+   * (`block5_conv3` on VGG16 backbones, the bottleneck's last conv on the U-Nets).
+   */
+  camLayer: string;
   /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
   build(opts: ModelBuildOptions): tfl.LayersModel;
 }
@@ -39,6 +44,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'U-Net (Ronneberger 2015, padded convs)',
     sizeMultiple: 16,
     normalization: 'zero-one',
+    camLayer: 'bottom_conv2',
     build: (opts) => buildUNet(opts),
   },
   'unet-small': {
@@ -46,6 +52,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'U-Net with 8 base filters (0.49M parameters), for quick runs on a CPU',
     sizeMultiple: 16,
     normalization: 'zero-one',
+    camLayer: 'bottom_conv2',
     build: (opts) => buildUNet({ ...opts, baseFilters: 8 }),
   },
   'unet-vgg16': {
@@ -53,6 +60,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'U-Net with VGG16 encoder, bilinear upsampling',
     sizeMultiple: 16,
     normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
     build: (opts) => buildUNetVgg16(opts),
   },
   fcn32s: {
@@ -60,6 +68,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'FCN-32s (VGG16)',
     sizeMultiple: 32,
     normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
     build: (opts) => buildFcn(32, opts),
   },
   fcn16s: {
@@ -67,6 +76,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'FCN-16s (VGG16)',
     sizeMultiple: 32,
     normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
     build: (opts) => buildFcn(16, opts),
   },
   fcn8s: {
@@ -74,6 +84,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     title: 'FCN-8s (VGG16)',
     sizeMultiple: 32,
     normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
     build: (opts) => buildFcn(8, opts),
   },
 };

@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { captureConsole } from '../../../helpers/console';
 import { main } from '../../../../src/main/cli/main';
 import { displayProblem } from '../../../../src/main/cli/launch';
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  return { out, err };
-}
+const capture = captureConsole;
 afterEach(() => vi.restoreAllMocks());
 
 describe('segscope CLI', () => {
@@ -21,10 +16,12 @@ describe('segscope CLI', () => {
     }
   });
 
-  it('says a command is not built yet and exits 2 rather than pretending', async () => {
+  it('exits 2 and names what is missing when a command lacks a required option', async () => {
     const { err } = capture();
     expect(await main(['cam', '--run', 'x'])).toBe(2);
-    expect(err.join('\n')).toContain('not built yet');
+    expect(err.join('\n')).toContain('cam needs --image IMG');
+    expect(await main(['predict', '--run', 'x'])).toBe(2);
+    expect(err.join('\n')).toContain('predict needs --input IMG|DIR');
   });
 
   it('exits 2 on unknown commands and bad options', async () => {

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { captureConsole } from '../../../helpers/console';
 import { main } from '../../../../src/main/cli/main';
 import { decodeLabelPng, encodeLabelPng } from '../../../../src/shared/labelPng';
 import { vocColormap } from '../../../../src/shared/voc';
@@ -9,13 +10,7 @@ import { copyVocMini, tempDir, VOC_MINI, VOC_MINI_IDS } from '../../../helpers/d
 
 const GT = join(VOC_MINI, 'SegmentationClass');
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  return { out, err };
-}
+const capture = captureConsole;
 afterEach(() => vi.restoreAllMocks());
 
 /** A prediction folder: the voc-mini labels, with every person (15) predicted as background. */

@@ -67,10 +67,10 @@ describe('segment', () => {
 });
 
 describe('blend', () => {
-  it('puts 0.7 of the class colour over the photo', () => {
+  it('puts 0.7 of the class colour over the photo, and leaves background as it is', () => {
     const image: RgbImage = { width: 2, height: 1, data: Uint8Array.from([100, 100, 100, 0, 0, 0]) };
     const colormap = new Uint8Array(768);
     colormap.set([200, 0, 0], 3);
-    expect([...blend(image, Uint8Array.from([0, 1]), colormap)]).toEqual([30, 30, 30, 140, 0, 0]);
+    expect([...blend(image, Uint8Array.from([0, 1]), colormap)]).toEqual([100, 100, 100, 140, 0, 0]);
   });
 });

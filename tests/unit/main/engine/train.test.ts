@@ -4,36 +4,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_TRAIN_SETTINGS,
-  type EpochRecord,
-  type RunState,
-  type TrainJob,
-  type TrainSettings,
-} from '../../../../src/shared/training';
-import { vocColormap, VOC_CLASS_NAMES } from '../../../../src/shared/voc';
+import type { EpochRecord, RunState } from '../../../../src/shared/training';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { train, scheduledLr } from '../../../../src/main/engine/train';
-import { tempDir, VOC_MINI, VOC_MINI_IDS } from '../../../helpers/data';
+import { QUICK_SETTINGS, vocMiniJob } from '../../../helpers/runs';
 
 beforeAll(async () => {
   await selectBackend('wasm');
 });
 
-function job(settings: Partial<TrainSettings>, runDir = join(tempDir(), 'run')): TrainJob {
-  return {
-    settings: { ...DEFAULT_TRAIN_SETTINGS, ...settings },
-    datasetRoot: VOC_MINI,
-    labelDir: 'SegmentationClass',
-    classNames: [...VOC_CLASS_NAMES],
-    colormap: [...vocColormap()],
-    trainIds: VOC_MINI_IDS,
-    valIds: VOC_MINI_IDS,
-    imageFiles: Object.fromEntries(VOC_MINI_IDS.map((id) => [id, `${id}.jpg`])),
-    runDir,
-    resume: false,
-  };
-}
+const job = vocMiniJob;
 
 const records = (dir: string): EpochRecord[] =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -41,15 +21,7 @@ const records = (dir: string): EpochRecord[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as EpochRecord);
 
-const small: Partial<TrainSettings> = {
-  model: 'unet-small',
-  inputSize: 64,
-  batchSize: 5,
-  lr: 2e-3,
-  schedule: 'constant',
-  augment: { scale: false, rotate: false, flip: false, hsv: false },
-  backend: 'wasm',
-};
+const small = QUICK_SETTINGS;
 
 describe('training on voc-mini', () => {
   it('overfits: the train loss falls at least 5× and pixel accuracy on the training images passes 0.9', async () => {

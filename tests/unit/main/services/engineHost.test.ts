@@ -9,6 +9,7 @@ import { EngineHost, forkSpawner, type EngineProcess } from '../../../../src/mai
 import { WorkbenchSession } from '../../../../src/main/services/session';
 import { bundleForNode } from '../../../helpers/bundle';
 import { copyVocMini, tempDir, VOC_MINI, VOC_MINI_IDS } from '../../../helpers/data';
+import { vocMiniJob } from '../../../helpers/runs';
 import { DEFAULT_TRAIN_SETTINGS } from '../../../../src/shared/training';
 import { vocClasses, vocColormap, VOC_CLASS_NAMES } from '../../../../src/shared/voc';
 import { decodeLabelPng } from '../../../../src/shared/labelPng';
@@ -102,27 +103,7 @@ describe('engine host', () => {
     const runDir = join(tempDir(), 'run');
     await host.request({
       type: 'train',
-      job: {
-        settings: {
-          ...DEFAULT_TRAIN_SETTINGS,
-          model: 'unet-small',
-          inputSize: 64,
-          batchSize: 5,
-          epochs: 8,
-          lr: 2e-3,
-          schedule: 'constant',
-          backend: 'wasm',
-        },
-        datasetRoot: VOC_MINI,
-        labelDir: 'SegmentationClass',
-        classNames: [...VOC_CLASS_NAMES],
-        colormap: [...vocColormap()],
-        trainIds: VOC_MINI_IDS,
-        valIds: VOC_MINI_IDS,
-        imageFiles: Object.fromEntries(VOC_MINI_IDS.map((id) => [id, `${id}.jpg`])),
-        runDir,
-        resume: false,
-      },
+      job: vocMiniJob({ epochs: 8, augment: DEFAULT_TRAIN_SETTINGS.augment }, runDir),
     });
     const outDir = tempDir();
     const files = VOC_MINI_IDS.map((id) => join(VOC_MINI, 'JPEGImages', `${id}.jpg`));

@@ -1,0 +1,110 @@
+// The viewer's requests: segment an image of the open dataset with one of its runs, and Grad-CAM per
+// class and layer, through the engine. Resolves ids to files here, so the engine only sees paths
+// inside the dataset. Plain Node, main process.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CamMethod, CamResult, SegmentResult } from '../../shared/api';
+import type { CheckpointName } from '../../shared/engineProtocol';
+import type { TrainJob } from '../../shared/training';
+import { WorkbenchError } from '../../shared/errors';
+import { runFolder } from './runs';
+import { assertRealInside } from './safePath';
+import type { WorkbenchSession } from './session';
+
+/** Conv layers of the encoder, shallow to deep: VGG16's blocks, or the U-Net's contracting path. */
+const ENCODER_LAYER = /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+)$/;
+
+export interface ViewRequest {
+  runId: string;
+  checkpoint?: CheckpointName;
+  imageId: string;
+}
+
+/** A sweep cell's longer side, in pixels: enough to see where attention sits, small on the wire. */
+const SWEEP_SIDE = 160;
+
+export class ViewerService {
+  constructor(private readonly session: WorkbenchSession) {}
+
+  private async resolve(
+    req: ViewRequest,
+  ): Promise<{ runDir: string; checkpoint: CheckpointName; image: string; job: TrainJob }> {
+    const ds = this.session.dataset;
+    const runDir = await runFolder(ds.root, req.runId);
+    const image = ds.imagePath(req.imageId);
+    await assertRealInside(ds.root, image);
+    const job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    // Without a choice: the best checkpoint when there is one (a run without validation has only last).
+    const has = (name: CheckpointName) =>
+      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+        () => true,
+        () => false,
+      );
+    const checkpoint = req.checkpoint ?? ((await has('best')) ? 'best' : 'last');
+    if (!(await has(checkpoint))) {
+      throw new WorkbenchError('not-found', `${runDir}: has no ${checkpoint} checkpoint yet`);
+    }
+    return { runDir, checkpoint, image, job };
+  }
+
+  async segment(req: ViewRequest): Promise<SegmentResult> {
+    const { runDir, checkpoint, image, job } = await this.resolve(req);
+    const r = await this.session.training.engine.request({ type: 'segment', runDir, checkpoint, image });
+    const total = r.width * r.height;
+    return {
+      runId: req.runId,
+      imageId: req.imageId,
+      width: r.width,
+      height: r.height,
+      labels: r.labels,
+      confidence: r.confidence,
+      classes: r.classes
+        .filter((c) => c.pixels > 0)
+        .sort((a, b) => b.pixels - a.pixels)
+        .map((c) => ({
+          index: c.index,
+          name: job.classNames[c.index] ?? `index ${c.index}`,
+          pixels: c.pixels,
+          share: c.pixels / total,
+        })),
+    };
+  }
+
+  async cam(
+    req: ViewRequest & { classIndex: number; layer?: string; method: CamMethod },
+  ): Promise<CamResult> {
+    const { runDir, checkpoint, image } = await this.resolve(req);
+    return this.session.training.engine.request({
+      type: 'cam',
+      runDir,
+      checkpoint,
+      image,
+      classIndex: req.classIndex,
+      method: req.method,
+      ...(req.layer ? { layer: req.layer } : {}),
+    });
+  }
+
+  async camSweep(
+    req: ViewRequest & { classIndex: number; method: CamMethod },
+  ): Promise<{ layers: CamResult[] }> {
+    const { runDir, checkpoint, image, job } = await this.resolve(req);
+    const engine = this.session.training.engine;
+    const layers = (await engine.request({ type: 'camLayers', runDir, checkpoint })).layers.filter((l) =>
+      ENCODER_LAYER.test(l),
+    );
+    if (layers.length === 0)
+      throw new WorkbenchError('not-found', `${job.settings.model}: no encoder conv layers to sweep`);
+    const cams = await engine.request({
+      type: 'camSweep',
+      runDir,
+      checkpoint,
+      image,
+      classIndex: req.classIndex,
+      method: req.method,
+      layers,
+      maxSide: SWEEP_SIDE,
+    });
+    return { layers: cams };
+  }
+}

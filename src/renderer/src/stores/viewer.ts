@@ -1,0 +1,174 @@
+// The viewer: which run segments which image, the prediction and the ground truth, the Grad-CAM
+// pickers and result, the layer sweep, and the zoom and pan that all four panes share. Renderer.
+import { defineStore } from 'pinia';
+import { computed, markRaw, ref, shallowRef, watch } from 'vue';
+import type { CamMethod, CamResult, LabelData, SegmentResult } from '../../../shared/api';
+import type { ModelInfo } from '../../../shared/engineProtocol';
+import type { RunSummary } from '../../../shared/training';
+import { api } from '../api';
+import { useAppStore } from './app';
+import { useDatasetStore } from './dataset';
+
+export interface PaneView {
+  scale: number;
+  x: number;
+  y: number;
+}
+
+export type ViewerState =
+  { state: 'idle' } | { state: 'segmenting' } | { state: 'ready' } | { state: 'failed'; message: string };
+
+export const useViewerStore = defineStore('viewer', () => {
+  const app = useAppStore();
+  const dataset = useDatasetStore();
+  const runs = shallowRef<RunSummary[]>([]);
+  const models = shallowRef<ModelInfo[]>([]);
+  const runId = ref<string | null>(null);
+  const checkpoint = ref<'best' | 'last'>('best');
+  const state = ref<ViewerState>({ state: 'idle' });
+  const segment = shallowRef<SegmentResult | null>(null);
+  const truth = shallowRef<LabelData | null>(null);
+  const maskSource = ref<'prediction' | 'truth'>('prediction');
+  const alpha = ref(0.7);
+  const camClass = ref<number | null>(null);
+  const camLayer = ref<string | null>(null);
+  const camMethod = ref<CamMethod>('gradcam');
+  const cam = shallowRef<CamResult | null>(null);
+  const camError = ref<string | null>(null);
+  const camBusy = ref(false);
+  const sweep = shallowRef<CamResult[] | null>(null);
+  const sweepBusy = ref(false);
+  const view = ref<PaneView>({ scale: 1, x: 0, y: 0 });
+  const hover = ref<{ x: number; y: number } | null>(null);
+
+  const run = computed(() => runs.value.find((r) => r.id === runId.value) ?? null);
+  const model = computed(() => models.value.find((m) => m.id === run.value?.settings.model) ?? null);
+  /** Every conv layer of the run's model, for the layer picker. */
+  const layers = computed(() => model.value?.convLayers ?? []);
+  /** The default layer: the last encoder conv (VGG16's block5_conv3 for the VGG models). */
+  const defaultLayer = computed(() => {
+    const encoder = layers.value.filter((l) => /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+)$/.test(l));
+    return encoder.at(-1) ?? layers.value.at(-1) ?? null;
+  });
+  const usableRuns = computed(() => runs.value.filter((r) => r.hasBest || r.hasLast));
+
+  async function init(): Promise<void> {
+    try {
+      [runs.value, models.value] = await Promise.all([api()['runs:list']({}), api()['models:list']({})]);
+      if (!runId.value || !runs.value.some((r) => r.id === runId.value))
+        runId.value = usableRuns.value[0]?.id ?? null;
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    const id = dataset.selectedId;
+    const rid = runId.value;
+    segment.value = null;
+    cam.value = null;
+    sweep.value = null;
+    camError.value = null;
+    if (!id) return;
+    try {
+      truth.value = markRaw(await api()['labels:read']({ id }));
+    } catch {
+      truth.value = null; // an unreadable label is the editor's business; the viewer shows the prediction
+    }
+    if (!rid) return;
+    state.value = { state: 'segmenting' };
+    try {
+      const result = await api()['viewer:segment']({ runId: rid, checkpoint: checkpoint.value, imageId: id });
+      if (dataset.selectedId !== id || runId.value !== rid) return;
+      segment.value = markRaw(result);
+      state.value = { state: 'ready' };
+      // The default class: the largest one that is not background.
+      const present = result.classes.map((c) => c.index);
+      if (camClass.value === null || !present.includes(camClass.value)) {
+        camClass.value = result.classes.find((c) => c.index !== 0)?.index ?? result.classes[0]?.index ?? null;
+      }
+      if (!camLayer.value || !layers.value.includes(camLayer.value)) camLayer.value = defaultLayer.value;
+      await computeCam();
+    } catch (err) {
+      state.value = { state: 'failed', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async function computeCam(): Promise<void> {
+    const id = dataset.selectedId;
+    if (!id || !runId.value || camClass.value === null) return;
+    camBusy.value = true;
+    camError.value = null;
+    try {
+      const result = await api()['viewer:cam']({
+        runId: runId.value,
+        checkpoint: checkpoint.value,
+        imageId: id,
+        classIndex: camClass.value,
+        method: camMethod.value,
+        ...(camLayer.value ? { layer: camLayer.value } : {}),
+      });
+      cam.value = markRaw(result);
+    } catch (err) {
+      cam.value = null;
+      camError.value = err instanceof Error ? err.message : String(err);
+    } finally {
+      camBusy.value = false;
+    }
+  }
+
+  async function runSweep(): Promise<void> {
+    const id = dataset.selectedId;
+    if (!id || !runId.value || camClass.value === null) return;
+    sweepBusy.value = true;
+    try {
+      const result = await api()['viewer:camSweep']({
+        runId: runId.value,
+        checkpoint: checkpoint.value,
+        imageId: id,
+        classIndex: camClass.value,
+        method: camMethod.value,
+      });
+      sweep.value = result.layers.map((l) => markRaw(l));
+    } catch (err) {
+      app.report(err);
+    } finally {
+      sweepBusy.value = false;
+    }
+  }
+
+  watch([() => dataset.selectedId, runId, checkpoint], () => void refresh());
+  watch([camClass, camLayer, camMethod], () => {
+    sweep.value = null;
+    if (state.value.state === 'ready') void computeCam();
+  });
+  api().on('training:finished', () => void init());
+
+  return {
+    runs,
+    usableRuns,
+    runId,
+    checkpoint,
+    run,
+    state,
+    segment,
+    truth,
+    maskSource,
+    alpha,
+    camClass,
+    camLayer,
+    camMethod,
+    cam,
+    camError,
+    camBusy,
+    sweep,
+    sweepBusy,
+    view,
+    hover,
+    layers,
+    defaultLayer,
+    init,
+    refresh,
+    runSweep,
+  };
+});

@@ -6,6 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, selectBackend, type BackendName } from '../../src/main/engine/backend';
 import { maskedCrossEntropy } from '../../src/main/engine/loss';
 import { getModelSpec } from '../../src/main/engine/models/registry';
+import { median } from '../stats';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 interface Options {
   model: string;
@@ -33,21 +36,21 @@ function parse(args: string[]): Options {
   return opts;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
-}
-
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 
-async function benchBackend(name: BackendName, opts: Options): Promise<void> {
+/** Medians in ms of a backend, or null when it did not load. */
+interface Figures {
+  train: number | null;
+  infer: number;
+}
+
+async function benchBackend(name: BackendName, opts: Options): Promise<Figures | null> {
   let reason: string;
   try {
     reason = (await selectBackend(name)).reason;
   } catch (err) {
     console.log(`${name}: skipped: ${(err as Error).message}`);
-    return;
+    return null;
   }
   const spec = getModelSpec(opts.model);
   const model = spec.build({ numClasses: opts.classes, inputSize: opts.size, seed: 1 });
@@ -95,11 +98,42 @@ async function benchBackend(name: BackendName, opts: Options): Promise<void> {
     console.log(
       `  inference:  median ${fmt(median(inference))} of ${inference.length} [${inference.map(fmt).join(', ')}]`,
     );
+    return { train: train.length ? median(train) : null, infer: median(inference) };
   } finally {
     optimizer.dispose();
     model.dispose();
     tf.dispose([x, y]);
   }
+}
+
+/** The same network in Debian's PyTorch, timed the same way in this run; null when torch is absent. */
+function torchFigures(opts: Options): { train: number; infer: number; line: string } | null {
+  const script = fileURLToPath(new URL('./torch_unet_vgg16.py', import.meta.url));
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  } catch {
+    console.log('pytorch: skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
+    return null;
+  }
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [script, String(opts.size), String(opts.batch), String(opts.steps), String(opts.classes)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    torch: string;
+    threads: number;
+    params: number;
+    train_ms: number;
+    infer_ms: number;
+  };
+  return {
+    train: r.train_ms,
+    infer: r.infer_ms,
+    line: `pytorch ${r.torch} (${r.threads} threads, ${r.params} params): train step median ${fmt(r.train_ms)}, inference median ${fmt(r.infer_ms)}`,
+  };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -110,6 +144,7 @@ export async function main(args: string[]): Promise<void> {
       `Adam, masked cross-entropy; median of ${opts.steps} after one warm-up`,
   );
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+  let fastest: { name: BackendName; figures: Figures } | null = null;
   for (const name of BACKEND_ORDER) {
     if (name === 'cpu' && !opts.cpu) {
       console.log(
@@ -117,6 +152,17 @@ export async function main(args: string[]): Promise<void> {
       );
       continue;
     }
-    await benchBackend(name, opts);
+    const figures = await benchBackend(name, opts);
+    if (figures && !fastest) fastest = { name, figures };
   }
+  if (opts.model !== 'unet-vgg16') return;
+  const torch = torchFigures(opts);
+  if (!torch || !fastest) return;
+  console.log(torch.line);
+  const ratio = (ours: number | null, theirs: number) =>
+    ours === null ? 'n/a' : `${(ours / theirs).toFixed(2)}×`;
+  console.log(
+    `${fastest.name} / pytorch: train step ${ratio(fastest.figures.train, torch.train)} (target ≤ 2×), ` +
+      `inference ${ratio(fastest.figures.infer, torch.infer)} (target ≤ 1.5×)`,
+  );
 }

@@ -291,4 +291,22 @@ describe('mask editor', () => {
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
     expect(readFileSync(labelFile('2007_000033')).equals(Buffer.from(theirs))).toBe(false);
   });
+
+  it('renames and recolours a class in the workspace, leaving the label files alone', async () => {
+    const before = readFileSync(labelFile());
+    await page.getByTestId('class-15').dblclick();
+    await page.getByTestId('class-edit-name').fill('pedestrian');
+    await page.getByTestId('class-edit-color').evaluate((el) => {
+      const input = el as HTMLInputElement;
+      input.value = '#10e030';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await page.getByTestId('class-edit-save').click();
+    await expect.poll(() => page.getByTestId('class-15').textContent()).toContain('pedestrian');
+    await page.reload();
+    await expect.poll(() => page.getByTestId('class-15').textContent()).toContain('pedestrian');
+    const classes = JSON.parse(readFileSync(join(root, '.segscope', 'classes.json'), 'utf8'));
+    expect(classes.edits['15']).toEqual({ name: 'pedestrian', color: [16, 224, 48] });
+    expect(readFileSync(labelFile()).equals(before)).toBe(true);
+  });
 });

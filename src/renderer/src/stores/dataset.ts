@@ -140,6 +140,15 @@ export const useDatasetStore = defineStore('dataset', () => {
     }
   }
 
+  /** Renames or recolours a class; the change lives in the workspace, never in the label files. */
+  async function editClass(index: number, name: string, color: [number, number, number]): Promise<void> {
+    try {
+      summary.value = await api()['classes:update']({ index, color, ...(name ? { name } : {}) });
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
   /** Updates one row in place after its label or review status changed. */
   function patchItem(id: string, change: Partial<ImageItem>): void {
     for (const items of pages.value.values()) {
@@ -180,5 +189,6 @@ export const useDatasetStore = defineStore('dataset', () => {
     next,
     previous,
     setReview,
+    editClass,
   };
 });

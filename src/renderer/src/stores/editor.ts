@@ -2,7 +2,7 @@
 // saving through the atomic labels:save, with the user's choice when the file changed on disk.
 // Renderer.
 import { defineStore } from 'pinia';
-import { computed, markRaw, ref, shallowRef } from 'vue';
+import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { LabelData } from '../../../shared/api';
 import { WorkbenchError } from '../../../shared/errors';
 import type { Protect } from '../../../shared/labelMap';
@@ -65,7 +65,7 @@ export const useEditorStore = defineStore('editor', () => {
       const image = await loadImage(item.imageUrl);
       if (dataset.selectedId !== id) return;
       label.value = markRaw(data);
-      canvas.value?.load(image, data, data.palette);
+      canvas.value?.load(image, data, displayPalette(data.palette));
       revision.value = savedRevision.value = canvas.value?.revision ?? 0;
       save.value = { state: 'clean' };
       for (const warning of data.warnings) app.report(warning);
@@ -112,6 +112,23 @@ export const useEditorStore = defineStore('editor', () => {
   async function reloadFromDisk(): Promise<void> {
     if (label.value) await load(label.value.id);
   }
+
+  /**
+   * The colours the editor draws with: the dataset's class colours (which the user may have changed in
+   * the workspace) over the file's palette. Saving still writes the file's own palette.
+   */
+  function displayPalette(filePalette: Uint8Array): Uint8Array {
+    const palette = new Uint8Array(768);
+    palette.set(filePalette.subarray(0, 768));
+    for (const c of dataset.summary?.classes ?? []) palette.set(c.color, c.index * 3);
+    return palette;
+  }
+  watch(
+    () => dataset.summary?.classes,
+    () => {
+      if (label.value) canvas.value?.setPalette(displayPalette(label.value.palette));
+    },
+  );
 
   // Autosave before the selection moves; a failed save (a conflict, say) keeps the user here.
   dataset.beforeSelect.push(async () => (dirty.value ? saveNow() : true));

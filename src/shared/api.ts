@@ -191,6 +191,7 @@ const trainSettings = z
       .min(0)
       .max(2 ** 31),
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+    backboneWeights: z.string().max(4096).nullable(),
   })
   .strict();
 const rgb = z.tuple([

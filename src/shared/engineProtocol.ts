@@ -34,6 +34,8 @@ export interface ModelInfo {
   sizeMultiple: number;
   /** Every conv layer, in build order: the Grad-CAM layer picker's list. */
   convLayers: string[];
+  /** The layer Grad-CAM uses by default: the last encoder conv (`block5_conv3` for the VGG16 models). */
+  camLayer: string;
 }
 
 export type EngineRequest =

@@ -49,6 +49,12 @@ export interface TrainSettings {
   patience: number | null;
   seed: number;
   backend: BackendPreference;
+  /**
+   * Absolute path of a Keras applications `.h5` file (e.g. `vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`)
+   * whose ImageNet weights are set on the backbone, by layer name, when a new run builds its model; null
+   * (or absent, in runs from before this setting) starts from random weights.
+   */
+  backboneWeights?: string | null;
 }
 
 /** The defaults of the improved U-Net paper: Adam, lr 1e-4, cosine schedule, input 512, batch 4. */
@@ -71,6 +77,7 @@ export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   patience: null,
   seed: 1,
   backend: 'auto',
+  backboneWeights: null,
 };
 
 /** Everything the engine needs to train: the settings plus the resolved dataset and run folder. */

@@ -2,7 +2,7 @@
 // encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
 // and cancel between batches. Writes the run folder. Engine process.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
@@ -17,6 +17,7 @@ import type {
 import { letterboxPair, rng, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
 import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
+import { loadKerasWeights } from './io/kerasWeights';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
 
@@ -46,9 +47,9 @@ export function scheduledLr(
   return base;
 }
 
-/** Layers of the pretrained encoder, frozen during the first `freezeEpochs` (Keras VGG16 names). */
+/** Layers of the pretrained encoder, frozen during the first `freezeEpochs` (Keras VGG16 and ResNet names). */
 function isEncoderLayer(name: string): boolean {
-  return /^block\d_/.test(name);
+  return /^(block\d_|conv[1-5]_)/.test(name);
 }
 
 interface Batch {
@@ -83,6 +84,13 @@ async function balancedWeights(cache: SampleCache, ids: string[], numClasses: nu
   const seen = freqs.filter((f) => f > 0).sort((a, b) => a - b);
   const median = seen[Math.floor(seen.length / 2)] ?? 1;
   return Float32Array.from(freqs, (f) => (f > 0 ? median / f : 0));
+}
+
+/** Sets the backbone from a Keras `.h5` file (settings.backboneWeights); throws naming the file and the problem. */
+async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promise<void> {
+  if (!isAbsolute(path) || !/\.(h5|hdf5)$/i.test(path))
+    throw new Error(`backbone weights must be given as the absolute path of a .h5 file; got '${path}'`);
+  await loadKerasWeights(model, path);
 }
 
 async function writeState(runDir: string, state: RunState): Promise<void> {
@@ -134,6 +142,22 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       error: null,
     };
     await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
+    // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
+    if (s.backboneWeights) {
+      try {
+        await loadBackboneWeights(model, s.backboneWeights);
+      } catch (err) {
+        model.dispose();
+        const message = (err as Error).message;
+        await writeState(job.runDir, {
+          ...state,
+          status: 'failed',
+          endedAt: new Date().toISOString(),
+          error: message,
+        });
+        throw err;
+      }
+    }
     // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
     await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 });
   }

@@ -47,8 +47,11 @@ let backend: BackendInfo | null = null;
 let cancelRequested = false;
 let training = false;
 
+let modelList: ModelInfo[] | null = null;
+
+/** Every model's facts. Building the big ones takes seconds, so they are worked out once per engine. */
 async function models(): Promise<ModelInfo[]> {
-  return MODEL_IDS.map((id) => {
+  modelList ??= MODEL_IDS.map((id) => {
     const spec = MODELS[id];
     // The smallest input the model accepts: parameter counts and layer names do not depend on it.
     const model = spec.build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
@@ -59,11 +62,13 @@ async function models(): Promise<ModelInfo[]> {
         params: model.countParams(),
         sizeMultiple: spec.sizeMultiple,
         convLayers: convLayerNames(model),
+        camLayer: spec.camLayer,
       };
     } finally {
       model.dispose();
     }
   });
+  return modelList;
 }
 
 async function readJob(runDir: string): Promise<TrainJob> {

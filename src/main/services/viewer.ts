@@ -11,8 +11,12 @@ import { runFolder } from './runs';
 import { assertRealInside } from './safePath';
 import type { WorkbenchSession } from './session';
 
-/** Conv layers of the encoder, shallow to deep: VGG16's blocks, or the U-Net's contracting path. */
-const ENCODER_LAYER = /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+)$/;
+/**
+ * Conv layers the sweep shows, shallow to deep: VGG16's blocks, the U-Net's contracting path, and for
+ * the ResNets the stem and one conv per residual block.
+ */
+const ENCODER_LAYER =
+  /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+|conv1_conv|conv[2-5]_block\d+_2_conv)$/;
 
 export interface ViewRequest {
   runId: string;

@@ -1,6 +1,6 @@
 // `segscope train`: trains in a forked engine process on a dataset, printing progress, and writes the
 // run folder (DESIGN.md). Ctrl+C cancels at the next batch and keeps the last checkpoint. CLI process.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
@@ -44,6 +44,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         out: { type: 'string' },
         resume: { type: 'string' },
         seed: { type: 'string' },
+        'backbone-weights': { type: 'string' },
         json: { type: 'boolean' },
       },
     }),
@@ -54,6 +55,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   if (values.schedule && !['cos', 'step', 'constant'].includes(values.schedule)) {
     throw new UsageError('--schedule must be cos, step or constant');
+  }
+
+  let backboneWeights: string | null = null;
+  if (values['backbone-weights'] !== undefined) {
+    if (values.resume) throw new UsageError('--backbone-weights applies to a new run, not to --resume');
+    backboneWeights = resolve(values['backbone-weights']);
+    const info = await stat(backboneWeights).catch(() => null);
+    if (!info?.isFile()) throw new UsageError(`--backbone-weights: ${backboneWeights} is not a file`);
   }
 
   const session = new WorkbenchSession();
@@ -88,6 +97,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...(values['no-val'] ? { valSplit: null } : {}),
       ...(values['no-augment'] ? { augment: { scale: false, rotate: false, flip: false, hsv: false } } : {}),
       ...(values.seed ? { seed: intOption(values.seed, 'seed', 0, 2 ** 31)! } : {}),
+      backboneWeights,
     };
     const runDir = values.out ? resolve(values.out) : join(runsDir(ds.root), newRunId(settings.model));
     await mkdir(dirname(runDir), { recursive: true });
@@ -100,6 +110,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   log(`backend ${info.name}: ${info.reason}`);
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
+  if (!job.resume && job.settings.backboneWeights)
+    log(`backbone weights from ${job.settings.backboneWeights}`);
   let cancelled = false;
   process.once('SIGINT', () => {
     cancelled = true;

@@ -2,7 +2,11 @@
 // Runs in the engine process.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { AtrousConv2D } from './customLayers';
+import { buildDeconvNet } from './deconvnet';
+import { buildDeepLabV3, deeplabCamLayer } from './deeplabv3';
 import { buildFcn } from './fcn';
+import { buildFcnResNet18, FCN_RESNET18_CAM_LAYER } from './fcnResnet';
 import { buildUNet } from './unet';
 import { buildUNetVgg16 } from './unetVgg16';
 
@@ -10,11 +14,24 @@ import { buildUNetVgg16 } from './unetVgg16';
  * How RGB pixels 0..255 become model input.
  * - `zero-one`: divided by 255.
  * - `imagenet-caffe`: RGB → BGR, minus the ImageNet means (103.939, 116.779, 123.68); what Keras's VGG16
- *   ImageNet weights expect.
+ *   and ResNet50 ImageNet weights expect.
  */
 export type Normalization = 'zero-one' | 'imagenet-caffe';
 
-export type ModelId = 'unet' | 'unet-small' | 'unet-vgg16' | 'fcn32s' | 'fcn16s' | 'fcn8s';
+export type ModelId =
+  | 'unet'
+  | 'unet-small'
+  | 'unet-vgg16'
+  | 'fcn32s'
+  | 'fcn16s'
+  | 'fcn8s'
+  | 'deconvnet'
+  | 'deeplabv3'
+  | 'deeplabv3-resnet18'
+  | 'fcn-resnet18';
+
+/** DeconvNet's fc6/fc7 width in the registry: the paper's 4096 makes 252M parameters (1 GB of weights). */
+export const DECONVNET_FC_WIDTH = 1024;
 
 export interface ModelBuildOptions {
   numClasses: number;
@@ -31,7 +48,8 @@ export interface ModelSpec {
   normalization: Normalization;
   /**
    * Grad-CAM's default layer: the encoder's last conv, the deepest map that still has spatial detail
-   * (`block5_conv3` on VGG16 backbones, the bottleneck's last conv on the U-Nets).
+   * (`block5_conv3` on VGG16 backbones, the bottleneck's last conv on the U-Nets, the last conv of conv5's
+   * last block on the ResNets).
    */
   camLayer: string;
   /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
@@ -87,6 +105,38 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     camLayer: 'block5_conv3',
     build: (opts) => buildFcn(8, opts),
   },
+  deconvnet: {
+    id: 'deconvnet',
+    title: `DeconvNet (VGG16 with batch norm, max-unpooling decoder; fc6/fc7 ${DECONVNET_FC_WIDTH} wide, 4096 in the paper)`,
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
+    build: (opts) => buildDeconvNet({ ...opts, fcWidth: DECONVNET_FC_WIDTH }),
+  },
+  deeplabv3: {
+    id: 'deeplabv3',
+    title: 'DeepLabv3 (ResNet-50, output stride 16, ASPP)',
+    sizeMultiple: 16,
+    normalization: 'imagenet-caffe',
+    camLayer: deeplabCamLayer(50),
+    build: (opts) => buildDeepLabV3({ ...opts, backbone: 50 }),
+  },
+  'deeplabv3-resnet18': {
+    id: 'deeplabv3-resnet18',
+    title: 'DeepLabv3 with a ResNet-18 backbone (lighter)',
+    sizeMultiple: 16,
+    normalization: 'imagenet-caffe',
+    camLayer: deeplabCamLayer(18),
+    build: (opts) => buildDeepLabV3({ ...opts, backbone: 18 }),
+  },
+  'fcn-resnet18': {
+    id: 'fcn-resnet18',
+    title: 'FCN on ResNet-18 (d2l): 1×1 scores, one ×32 bilinear-initialised transposed conv',
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    camLayer: FCN_RESNET18_CAM_LAYER,
+    build: (opts) => buildFcnResNet18(opts),
+  },
 };
 
 export const MODEL_IDS = Object.keys(MODELS) as ModelId[];
@@ -101,7 +151,13 @@ export function getModelSpec(id: string): ModelSpec {
   return MODELS[id];
 }
 
-const CONV_CLASSES = new Set(['Conv2D', 'Conv2DTranspose', 'SeparableConv2D', 'DepthwiseConv2D']);
+const CONV_CLASSES = new Set([
+  'Conv2D',
+  'Conv2DTranspose',
+  'SeparableConv2D',
+  'DepthwiseConv2D',
+  AtrousConv2D.className,
+]);
 
 /** Names of the model's convolution layers in build order: the candidates for Grad-CAM's layer picker. */
 export function convLayerNames(model: tfl.LayersModel): string[] {

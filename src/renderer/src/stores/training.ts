@@ -50,6 +50,31 @@ export const useTrainingStore = defineStore('training', () => {
   const epochPoints = shallowRef<EpochRecord[]>([]);
   const selectedRunId = ref<string | null>(null);
   const selectedRun = computed(() => runs.value.find((r) => r.id === selectedRunId.value) ?? null);
+  /** Layer names of Keras ImageNet backbones (VGG16's first conv, ResNet's stem). */
+  const KERAS_BACKBONE = /^block\d_conv\d$|^conv1_conv$/;
+  /** The "Backbone weights" control: none, or a Keras `.h5` file the user names by its path. */
+  const backboneMode = ref<'none' | 'file'>(settings.value.backboneWeights ? 'file' : 'none');
+  const backbonePath = ref(settings.value.backboneWeights ?? '');
+  function setBackbone(mode: 'none' | 'file', path = backbonePath.value): void {
+    backboneMode.value = mode;
+    backbonePath.value = path;
+    settings.value.backboneWeights = mode === 'file' && path.trim() ? path.trim() : null;
+  }
+  /** Why the chosen backbone weights cannot be used, checked before a run starts; null when they can. */
+  const backboneError = computed<string | null>(() => {
+    if (backboneMode.value === 'none') return null;
+    const path = settings.value.backboneWeights;
+    if (!path)
+      return 'type the path of a Keras .h5 file, e.g. /home/me/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5';
+    if (!/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(path)) return `${path}: give the absolute path`;
+    if (!/\.(h5|hdf5)$/i.test(path)) return `${path}: not a .h5 file`;
+    const model = models.value.find((m) => m.id === settings.value.model);
+    if (model && !model.convLayers.some((n) => KERAS_BACKBONE.test(n))) {
+      const withBackbone = models.value.filter((m) => m.convLayers.some((n) => KERAS_BACKBONE.test(n)));
+      return `${model.id} has no ImageNet backbone to load; choose ${withBackbone.map((m) => m.id).join(', ') || 'a model with a VGG16 or ResNet encoder'}`;
+    }
+    return null;
+  });
   const busy = computed(
     () =>
       live.value.state === 'starting' || live.value.state === 'running' || live.value.state === 'cancelling',
@@ -83,6 +108,10 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   async function start(): Promise<void> {
+    if (backboneError.value) {
+      app.report(`backbone weights: ${backboneError.value}`);
+      return;
+    }
     stepPoints.value = [];
     epochPoints.value = [];
     live.value = { state: 'starting', runId: null };
@@ -163,6 +192,10 @@ export const useTrainingStore = defineStore('training', () => {
     selectedRunId,
     selectedRun,
     busy,
+    backboneMode,
+    backbonePath,
+    backboneError,
+    setBackbone,
     init,
     refreshRuns,
     start,

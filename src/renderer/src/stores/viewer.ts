@@ -45,11 +45,8 @@ export const useViewerStore = defineStore('viewer', () => {
   const model = computed(() => models.value.find((m) => m.id === run.value?.settings.model) ?? null);
   /** Every conv layer of the run's model, for the layer picker. */
   const layers = computed(() => model.value?.convLayers ?? []);
-  /** The default layer: the last encoder conv (VGG16's block5_conv3 for the VGG models). */
-  const defaultLayer = computed(() => {
-    const encoder = layers.value.filter((l) => /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+)$/.test(l));
-    return encoder.at(-1) ?? layers.value.at(-1) ?? null;
-  });
+  /** The default layer, as the model defines it: its last encoder conv (VGG16's block5_conv3). */
+  const defaultLayer = computed(() => model.value?.camLayer ?? layers.value.at(-1) ?? null);
   const usableRuns = computed(() => runs.value.filter((r) => r.hasBest || r.hasLast));
 
   async function init(): Promise<void> {

@@ -305,7 +305,18 @@ describe('bilinearKernel', () => {
 
 describe('registry', () => {
   it('lists the seed architectures by id', () => {
-    expect(MODEL_IDS).toEqual(['unet', 'unet-small', 'unet-vgg16', 'fcn32s', 'fcn16s', 'fcn8s']);
+    expect(MODEL_IDS).toEqual([
+      'unet',
+      'unet-small',
+      'unet-vgg16',
+      'fcn32s',
+      'fcn16s',
+      'fcn8s',
+      'deconvnet',
+      'deeplabv3',
+      'deeplabv3-resnet18',
+      'fcn-resnet18',
+    ]);
     for (const id of MODEL_IDS) {
       expect(MODELS[id].id).toBe(id);
       expect(getModelSpec(id)).toBe(MODELS[id]);
@@ -314,6 +325,26 @@ describe('registry', () => {
     expect(MODELS.unet.normalization).toBe('zero-one');
     expect(MODELS['unet-vgg16'].normalization).toBe('imagenet-caffe');
     expect(MODELS.fcn8s.sizeMultiple).toBe(32);
+    expect(MODELS.deconvnet).toMatchObject({
+      sizeMultiple: 32,
+      normalization: 'imagenet-caffe',
+      camLayer: 'block5_conv3',
+    });
+    expect(MODELS.deeplabv3).toMatchObject({
+      sizeMultiple: 16,
+      normalization: 'imagenet-caffe',
+      camLayer: 'conv5_block3_3_conv',
+    });
+    expect(MODELS['deeplabv3-resnet18']).toMatchObject({
+      sizeMultiple: 16,
+      normalization: 'imagenet-caffe',
+      camLayer: 'conv5_block2_2_conv',
+    });
+    expect(MODELS['fcn-resnet18']).toMatchObject({
+      sizeMultiple: 32,
+      normalization: 'imagenet-caffe',
+      camLayer: 'conv5_block2_2_conv',
+    });
     expect(() => getModelSpec('segnet')).toThrow(
       /Unknown model 'segnet'; known models: unet, unet-small, unet-vgg16/,
     );

@@ -283,6 +283,11 @@ export const requests = {
   'training:cancel': empty,
   /** The runs of the open dataset, newest first. */
   'runs:list': empty,
+  /**
+   * Downloads Keras's ImageNet weights ("notop" .h5) into the dataset's workspace, with progress events;
+   * resolves to the file's path. Needs internet; fails with a clear message without it.
+   */
+  'weights:download': z.object({ kind: z.enum(['vgg16', 'resnet50']) }).strict(),
   /** Segments an image of the open dataset with a run. Security: ids must name an image and a run of the dataset. */
   'viewer:segment': z.object({ runId, checkpoint: checkpoint.optional(), imageId }).strict(),
   /** Grad-CAM of one class at one layer (default: the model's last encoder conv). Security: as viewer:segment. */
@@ -328,6 +333,7 @@ export interface Responses {
   'training:resume': { runId: string };
   'training:cancel': { cancelled: boolean };
   'runs:list': RunSummary[];
+  'weights:download': { path: string };
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;
   'viewer:camSweep': { layers: CamResult[] };
@@ -351,6 +357,8 @@ export interface Events {
   'engine:status': EngineStatus;
   /** A training step or epoch finished. */
   'training:progress': TrainProgress;
+  /** Bytes of a weights download so far; `total` is null when the server does not say. */
+  'weights:progress': { kind: 'vgg16' | 'resnet50'; received: number; total: number | null };
   /** A run ended; `error` says why when it failed. */
   'training:finished': { runId: string; status: RunStatus; error: string | null };
 }
@@ -366,6 +374,7 @@ export const EVENTS = Object.keys({
   'engine:status': true,
   'training:progress': true,
   'training:finished': true,
+  'weights:progress': true,
 } satisfies Record<EventName, true>) as EventName[];
 
 /** The interface the renderer talks to. Both transports implement it; the UI cannot tell them apart. */

@@ -310,14 +310,30 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     await writeState(job.runDir, state);
     return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
   } catch (err) {
-    state = { ...state, status: 'failed', endedAt: new Date().toISOString(), error: (err as Error).message };
+    const message = describeFailure(err);
+    state = { ...state, status: 'failed', endedAt: new Date().toISOString(), error: message };
     await writeState(job.runDir, state);
-    throw err;
+    throw message === (err as Error).message ? err : new Error(message, { cause: err });
   } finally {
     optimizer.dispose();
     weights?.dispose();
     model.dispose();
   }
+}
+
+/**
+ * A failure as a person can act on it. The wasm backend reports running out of its heap (4 GB at
+ * most, less in practice) as a bare "Aborted()".
+ */
+export function describeFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^Aborted\(/.test(message)) {
+    return (
+      'the wasm backend ran out of memory (its heap cannot grow further); ' +
+      'try a smaller model, input size or batch, or a tensorflow backend'
+    );
+  }
+  return message;
 }
 
 /** Validation at the input size: mean loss, mIoU and pixel accuracy over letterboxed samples. */

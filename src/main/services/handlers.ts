@@ -5,6 +5,9 @@ import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
 import { checkDataset } from './check';
 import { readLabel, saveLabel } from './labels';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
 import { listRuns } from './runs';
 import { ViewerService } from './viewer';
 import type { MediaKind, WorkbenchSession } from './session';
@@ -94,6 +97,21 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'training:resume': async ({ runId }) => session.training.resume(runId),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
+    'weights:download': async ({ kind }) => {
+      const dest = join(session.dataset.workspace.dir, 'weights', KERAS_WEIGHTS[kind].file);
+      // A file downloaded before was checked against Keras's MD5 when it was written.
+      if (
+        await stat(dest).then(
+          (f) => f.isFile(),
+          () => false,
+        )
+      )
+        return { path: dest };
+      const { path } = await downloadKerasWeights(kind, dest, (p) =>
+        session.emit('weights:progress', { kind, ...p }),
+      );
+      return { path };
+    },
     'viewer:segment': async (req) => viewer.segment(req),
     'viewer:cam': async (req) => viewer.cam(req),
     'viewer:camSweep': async (req) => viewer.camSweep(req),

@@ -30,8 +30,11 @@ export type ModelId =
   | 'deeplabv3-resnet18'
   | 'fcn-resnet18';
 
-/** DeconvNet's fc6/fc7 width in the registry: the paper's 4096 makes 252M parameters (1 GB of weights). */
-export const DECONVNET_FC_WIDTH = 1024;
+/**
+ * DeconvNet's fc6/fc7 width in the registry. The paper's 4096 makes 252M parameters (1 GB of weights);
+ * even 1024 (82M) exhausts the wasm heap once Adam's moments and the gradients are added.
+ */
+export const DECONVNET_FC_WIDTH = 256;
 
 export interface ModelBuildOptions {
   numClasses: number;

@@ -154,6 +154,28 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
+  /** A download of Keras weights, from the panel. */
+  const download = ref<
+    | { state: 'idle' }
+    | { state: 'running'; received: number; total: number | null }
+    | { state: 'failed'; message: string }
+  >({ state: 'idle' });
+
+  async function downloadWeights(kind: 'vgg16' | 'resnet50'): Promise<void> {
+    download.value = { state: 'running', received: 0, total: null };
+    try {
+      const { path } = await api()['weights:download']({ kind });
+      download.value = { state: 'idle' };
+      setBackbone('file', path);
+    } catch (err) {
+      download.value = { state: 'failed', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  api().on('weights:progress', (p) => {
+    if (download.value.state === 'running')
+      download.value = { state: 'running', received: p.received, total: p.total };
+  });
+
   async function restartEngine(): Promise<void> {
     try {
       engine.value = await api()['engine:restart']({});
@@ -202,5 +224,7 @@ export const useTrainingStore = defineStore('training', () => {
     resume,
     cancel,
     restartEngine,
+    download,
+    downloadWeights,
   };
 });

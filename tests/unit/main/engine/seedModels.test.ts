@@ -203,7 +203,7 @@ describe('parameter counts', () => {
     expect(full.all).toBe(251_839_061);
     expect(full.trainable).toBe(251_805_653);
     // The registry's narrower fc6/fc7.
-    expect(deconvnetCount(21, DECONVNET_FC_WIDTH).all).toBe(81_939_029);
+    expect(deconvnetCount(21, DECONVNET_FC_WIDTH).all).toBe(42_413_141);
   });
 
   it('DeepLabv3-ResNet50: the formula is torchvision’s architecture plus Keras’s 26,560 backbone conv biases', () => {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EpochRecord, RunState } from '../../../../src/shared/training';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { train, scheduledLr } from '../../../../src/main/engine/train';
+import { describeFailure, train, scheduledLr } from '../../../../src/main/engine/train';
 import { QUICK_SETTINGS, vocMiniJob } from '../../../helpers/runs';
 
 beforeAll(async () => {
@@ -86,6 +86,13 @@ describe('training on voc-mini', () => {
     expect(outcome.status).toBe('stopped-early');
     expect(outcome.epochs).toBeLessThan(40);
   }, 60_000);
+
+  it('explains the wasm heap running out instead of a bare Aborted()', () => {
+    expect(describeFailure(new Error('Aborted(). Build with -sASSERTIONS for more info.'))).toMatch(
+      /ran out of memory.*smaller model/,
+    );
+    expect(describeFailure(new Error('the loss became NaN'))).toBe('the loss became NaN');
+  });
 
   it('follows the cosine and step schedules', () => {
     expect(scheduledLr(1e-4, 'cos', 0, 10)).toBeCloseTo(1e-4, 12);

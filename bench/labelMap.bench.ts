@@ -12,22 +12,11 @@ import {
 } from '../src/shared/labelMap';
 import { vocColormap } from '../src/shared/voc';
 import { median, timeRuns } from './stats';
+import { rng } from '../src/shared/random';
 
 const WIDTH = 4000;
 const HEIGHT = 3000;
 const RUNS = 9;
-
-/** A seeded generator (mulberry32), so every run benchmarks the same map. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Background with a few random object rectangles, like a VOC label at a large size. */
 function makeMap(rand: () => number): PaintTarget {

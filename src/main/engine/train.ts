@@ -14,7 +14,8 @@ import type {
   TrainJob,
   TrainProgress,
 } from '../../shared/training';
-import { letterboxPair, rng, type Augmentation } from './data/augment';
+import { rng } from '../../shared/random';
+import { letterboxPair, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
 import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';

@@ -16,18 +16,6 @@ export interface Augmentation {
 
 export const NO_AUGMENTATION: Augmentation = { scale: false, rotate: false, flip: false, hsv: false };
 
-/** A small seeded generator (mulberry32), so a run can be repeated. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A training pair at the model's input size. */
 export interface Pair {
   /** `size`×`size`×3 RGB bytes. */

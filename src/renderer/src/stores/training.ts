@@ -8,6 +8,7 @@ import {
   DEFAULT_TRAIN_SETTINGS,
   type EpochRecord,
   type RunSummary,
+  type TrainProgress,
   type TrainSettings,
 } from '../../../shared/training';
 import { api } from '../api';
@@ -22,18 +23,7 @@ export interface StepPoint {
 export type LiveRun =
   | { state: 'idle' }
   | { state: 'starting'; runId: string | null }
-  | {
-      state: 'running';
-      runId: string;
-      epoch: number;
-      epochs: number;
-      step: number;
-      steps: number;
-      loss: number;
-      lr: number;
-      imagesPerSec: number;
-      etaSec: number;
-    }
+  | ({ state: 'running' } & Omit<Extract<TrainProgress, { kind: 'step' }>, 'kind'>)
   | { state: 'cancelling'; runId: string }
   | { state: 'ended'; runId: string; status: string; error: string | null };
 

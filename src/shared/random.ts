@@ -1,0 +1,14 @@
+// A small seeded random generator (mulberry32): the engine's augmentations use it so a run can be
+// repeated, and tests and benches so a failure reproduces. Runs in any process.
+
+/** Uniform numbers in [0, 1) from `seed`. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,7 +1,8 @@
 // Opens the dataset a CLI command names, turning "several datasets here" into a usage error.
 import { WorkbenchSession } from '../services/session';
 import type { Dataset } from '../services/dataset';
-import { UsageError } from './args';
+import { parseArgs } from 'node:util';
+import { usage, UsageError } from './args';
 
 export async function openDatasetArg(dir: string | undefined, year: string | undefined): Promise<Dataset> {
   if (!dir) throw new UsageError('name a dataset folder');
@@ -13,4 +14,16 @@ export async function openDatasetArg(dir: string | undefined, year: string | und
     );
   }
   return session.dataset;
+}
+
+/** `DIR [--year Y] [--json]`, the arguments of the commands that read one dataset. */
+export async function datasetCommandArgs(argv: string[]): Promise<{ ds: Dataset; json: boolean }> {
+  const { values, positionals } = usage(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, year: { type: 'string' } },
+    }),
+  );
+  return { ds: await openDatasetArg(positionals[0], values.year), json: !!values.json };
 }

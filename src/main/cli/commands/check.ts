@@ -1,23 +1,14 @@
 // `segscope check DIR [--json]`: label problems and the class pixel histogram. Exits 1 when it finds
 // a problem. CLI process.
-import { parseArgs } from 'node:util';
 import { checkDataset } from '../../services/check';
-import { usage } from '../args';
-import { openDatasetArg } from '../openDataset';
+import { datasetCommandArgs } from '../openDataset';
 
 export async function check(argv: string[]): Promise<number> {
-  const { values, positionals } = usage(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { json: { type: 'boolean' }, year: { type: 'string' } },
-    }),
-  );
-  const ds = await openDatasetArg(positionals[0], values.year);
+  const { ds, json } = await datasetCommandArgs(argv);
   const report = await checkDataset(ds, (done, total) => {
-    if (!values.json && process.stderr.isTTY) process.stderr.write(`\rchecked ${done}/${total}`);
+    if (!json && process.stderr.isTTY) process.stderr.write(`\rchecked ${done}/${total}`);
   });
-  if (values.json) {
+  if (json) {
     console.log(JSON.stringify(report, null, 2));
   } else {
     if (process.stderr.isTTY) process.stderr.write('\n');

@@ -1,7 +1,5 @@
 // `segscope info DIR [--json]`: classes, splits and counts of a dataset. CLI process.
-import { parseArgs } from 'node:util';
-import { usage } from '../args';
-import { openDatasetArg } from '../openDataset';
+import { datasetCommandArgs } from '../openDataset';
 
 /** The `--json` shape, documented in the README. */
 export interface InfoJson {
@@ -16,14 +14,7 @@ export interface InfoJson {
 }
 
 export async function info(argv: string[]): Promise<number> {
-  const { values, positionals } = usage(() =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { json: { type: 'boolean' }, year: { type: 'string' } },
-    }),
-  );
-  const ds = await openDatasetArg(positionals[0], values.year);
+  const { ds, json } = await datasetCommandArgs(argv);
   const s = ds.summary();
   const out: InfoJson = {
     root: s.root,
@@ -35,7 +26,7 @@ export async function info(argv: string[]): Promise<number> {
     classes: s.classes.map((c) => ({ index: c.index, name: c.name, color: [...c.color] })),
     splits: Object.fromEntries(s.splits.map((x) => [x.name, x.count])),
   };
-  if (values.json) {
+  if (json) {
     console.log(JSON.stringify(out, null, 2));
     return 0;
   }

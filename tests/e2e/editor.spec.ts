@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { decodeLabelPng, encodeLabelPng } from '../../src/shared/labelPng';
 import { copyVocMini } from '../helpers/data';
-import { launchChromium, OUTPUT, startCli, type Served } from './harness';
+import { launchChromium, newPage, OUTPUT, startCli, type Served } from './harness';
 
 const ID = '2007_000032'; // 500×281: aeroplanes (1), people (15), background and void
 let root: string;
@@ -34,7 +34,7 @@ afterAll(async () => {
 beforeEach(async () => {
   writeFileSync(labelFile(), pristine);
   await page?.close();
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page = await newPage(browser, { viewport: { width: 1400, height: 900 } });
   await page.goto(served.url);
   await openImage(ID);
 });

@@ -1,15 +1,21 @@
 // Shared setup for end-to-end tests: the built CLI serving the browser transport on a random port,
-// and Debian's Chromium driven by playwright-core.
+// and Debian's Chromium driven by playwright-core. With SEGSCOPE_E2E_TRANSPORT=bridge, pages talk to
+// main through the built preload under an emulated contextBridge instead (tests/e2e/bridge/).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { bridgeScript } from './bridge/script';
 
 // import.meta.url rather than __dirname: the editor bench loads this file outside vitest.
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUTPUT = join(ROOT, 'test-output', 'e2e');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** How the pages of this run reach main: the page's own WebSocket, or the emulated preload bridge. */
+export const TRANSPORT: 'websocket' | 'bridge' =
+  process.env.SEGSCOPE_E2E_TRANSPORT === 'bridge' ? 'bridge' : 'websocket';
 
 export interface Served {
   url: string;
@@ -71,4 +77,11 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+/** A new page of `browser`; in the bridge run, the emulated preload is installed before the app loads. */
+export async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
+  const page = await browser.newPage(options);
+  if (TRANSPORT === 'bridge') await page.addInitScript({ content: await bridgeScript() });
+  return page;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { copyVocMini } from '../helpers/data';
-import { launchChromium, OUTPUT, startCli, type Served } from './harness';
+import { launchChromium, newPage, OUTPUT, startCli, type Served } from './harness';
 
 let root: string;
 let served: Served;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     startCli(['serve', '--dataset', root, '--port', '0']),
     launchChromium(),
   ]);
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page = await newPage(browser, { viewport: { width: 1400, height: 1000 } });
   await page.goto(served.url);
   await page.getByTestId('tab-train').click();
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { copyVocMini } from '../helpers/data';
-import { launchChromium, OUTPUT, ROOT, startCli, type Served } from './harness';
+import { launchChromium, newPage, OUTPUT, ROOT, startCli, type Served } from './harness';
 
 let root: string;
 let served: Served;
@@ -58,7 +58,7 @@ beforeAll(async () => {
     startCli(['serve', '--dataset', root, '--port', '0']),
     launchChromium(),
   ]);
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page = await newPage(browser, { viewport: { width: 1400, height: 1000 } });
   await page.goto(served.url);
   await page.locator('[data-testid="image-item"][data-id="2007_000032"]').click();
   await page.getByTestId('tab-inspect').click();

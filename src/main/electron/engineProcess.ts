@@ -6,7 +6,13 @@ import type { EngineSpawner } from '../services/engineHost';
 
 export function utilitySpawner(entry: string): EngineSpawner {
   return () => {
-    const child = utilityProcess.fork(entry, [], { serviceName: 'Segscope engine', stdio: 'inherit' });
+    const child = utilityProcess.fork(entry, [], {
+      serviceName: 'Segscope engine',
+      stdio: 'inherit',
+      // macOS: run in the Plugin helper, which the build signs with disable-library-validation, so a
+      // signed app can still load the engine's native addons (sharp, onnxruntime, Dawn).
+      allowLoadingUnsignedLibraries: process.platform === 'darwin',
+    });
     return {
       send: (message: EngineRequest) => child.postMessage(message),
       onMessage: (listener) =>

@@ -1,4 +1,6 @@
-// The segscope-media:// protocol: image bytes by URL, so they never cross IPC. Electron main process.
+// The segscope-media:// protocol: image bytes by URL, so they never cross IPC. It is CORS-enabled
+// and answers the app's origin, so the viewer can read the pixels of an image it draws on a canvas
+// (an untainted canvas) whether the page comes from segscope-app:// or the dev server. Electron main process.
 import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';
 import type { MediaKind, WorkbenchSession } from '../services/session';
@@ -6,12 +8,16 @@ import { toWireError } from '../../shared/errors';
 
 export const MEDIA_SCHEME = 'segscope-media';
 
-/** Must run before the app is ready. */
-export function registerMediaScheme(): void {
+/** Must run before the app is ready; registers the app scheme too, since it may be called once only. */
+export function registerSchemes(appScheme: string): void {
   protocol.registerSchemesAsPrivileged([
     {
+      scheme: appScheme,
+      privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true },
+    },
+    {
       scheme: MEDIA_SCHEME,
-      privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true },
+      privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true, corsEnabled: true },
     },
   ]);
 }
@@ -21,15 +27,24 @@ export function mediaUrl(kind: MediaKind, id: string): string {
   return `${MEDIA_SCHEME}://${kind}/${encodeURIComponent(id)}`;
 }
 
-export function handleMediaProtocol(session: WorkbenchSession): void {
+/** `allowedOrigins` are the page origins that may read media pixels: the app's, and the dev server's. */
+export function handleMediaProtocol(session: WorkbenchSession, allowedOrigins: readonly string[]): void {
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
+    const origin = request.headers.get('origin');
+    const cors: Record<string, string> =
+      origin && allowedOrigins.includes(origin)
+        ? { 'access-control-allow-origin': origin, vary: 'origin' }
+        : {};
     try {
       if (url.host !== 'image' && url.host !== 'thumb') throw new Error(`unknown media kind ${url.host}`);
       const id = decodeURIComponent(url.pathname.slice(1));
-      return await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
+      const file = await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
+      const headers = new Headers(file.headers);
+      for (const [k, v] of Object.entries(cors)) headers.set(k, v);
+      return new Response(file.body, { status: file.status, headers });
     } catch (err) {
-      return new Response(toWireError(err).message, { status: 404 });
+      return new Response(toWireError(err).message, { status: 404, headers: cors });
     }
   });
 }

@@ -166,6 +166,8 @@ export const useEditorStore = defineStore('editor', () => {
 function loadImage(url: string): Promise<HTMLImageElement> {
   return new Promise((resolve, reject) => {
     const img = new Image();
+    // CORS mode, so a canvas that draws it stays readable when media come from another origin.
+    img.crossOrigin = 'anonymous';
     img.decoding = 'async';
     img.onload = () => resolve(img);
     img.onerror = () => reject(new Error(`${url}: the image could not be loaded`));

@@ -22,9 +22,36 @@ function takeToken(): string | null {
   return fromUrl ?? sessionStorage.getItem('segscope-token');
 }
 
+/** The scheme the desktop app serves its page on (main's appProtocol.ts). */
+const DESKTOP_PROTOCOL = 'segscope-app:';
+
+/**
+ * Which transport a page has: the bridge when the preload provided one; else the WebSocket, unless the
+ * page is the desktop app's, where no server exists and only a clear error helps.
+ */
+export function chooseTransport(page: {
+  hasBridge: boolean;
+  protocol: string;
+  userAgent: string;
+}): 'bridge' | 'websocket' {
+  if (page.hasBridge) return 'bridge';
+  if (page.protocol === DESKTOP_PROTOCOL || page.protocol === 'file:' || / Electron\//.test(page.userAgent)) {
+    throw new Error(
+      "Segscope's desktop bridge is missing: the preload script (out/preload/index.cjs) did not load. " +
+        'Rebuild the app (npm run build) or reinstall it.',
+    );
+  }
+  return 'websocket';
+}
+
 export function connectApi(): WorkbenchApi {
   const bridge = window.segscopeBridge;
-  if (bridge) {
+  const transport = chooseTransport({
+    hasBridge: Boolean(bridge),
+    protocol: window.location.protocol,
+    userAgent: navigator.userAgent,
+  });
+  if (bridge && transport === 'bridge') {
     return createClient((method, payload) => bridge[method](payload as never), bridge.on);
   }
   const token = takeToken();

@@ -13,7 +13,7 @@ export function registerSchemes(appScheme: string): void {
   protocol.registerSchemesAsPrivileged([
     {
       scheme: appScheme,
-      privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true },
+      privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true, codeCache: true },
     },
     {
       scheme: MEDIA_SCHEME,

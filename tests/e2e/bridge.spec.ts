@@ -1,6 +1,7 @@
 // The emulated preload bridge itself, in a real Chromium (run only in the `bridge` project): the page
 // really talks through it, it refuses a Proxy as Electron's contextBridge does, and the image list
-// fills through it, which it did not while the dataset store sent its reactive filter.
+// fills through it, which it did not while the dataset store sent its reactive filter. A page in
+// Electron without the bridge says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { VOC_MINI_IDS, copyVocMini } from '../helpers/data';
@@ -62,5 +63,21 @@ describe('emulated preload bridge', () => {
       plain: true,
       bytes: true,
     });
+  });
+
+  it('says the desktop bridge is missing when the page runs in Electron without it, instead of trying a WebSocket', async () => {
+    const context = await browser.newContext({
+      userAgent:
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/146.0 Electron/41.10.7 Safari/537.36',
+    });
+    const bare = await context.newPage(); // no preload: what a desktop window gets when it fails to load
+    const sockets: string[] = [];
+    bare.on('websocket', (ws) => sockets.push(ws.url()));
+    await bare.goto(served.url);
+    const alert = bare.getByRole('alert');
+    await expect.poll(() => alert.textContent()).toContain("Segscope's desktop bridge is missing");
+    expect(await alert.textContent()).toContain('out/preload/index.cjs');
+    expect(sockets).toEqual([]);
+    await context.close();
   });
 });

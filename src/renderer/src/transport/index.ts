@@ -46,11 +46,20 @@ export function chooseTransport(page: {
 
 export function connectApi(): WorkbenchApi {
   const bridge = window.segscopeBridge;
-  const transport = chooseTransport({
-    hasBridge: Boolean(bridge),
-    protocol: window.location.protocol,
-    userAgent: navigator.userAgent,
-  });
+  let transport: 'bridge' | 'websocket';
+  try {
+    transport = chooseTransport({
+      hasBridge: Boolean(bridge),
+      protocol: window.location.protocol,
+      userAgent: navigator.userAgent,
+    });
+  } catch (err) {
+    // Every call fails with the reason, which the stores show; subscriptions do nothing.
+    return createClient(
+      () => Promise.reject(err),
+      () => () => {},
+    );
+  }
   if (bridge && transport === 'bridge') {
     return createClient((method, payload) => bridge[method](payload as never), bridge.on);
   }

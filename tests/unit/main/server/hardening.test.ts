@@ -1,0 +1,178 @@
+// The browser transport under hostile input: malformed upgrades, foreign Hosts and Origins, wrong
+// tokens in a row, and frames that break the protocol. The server answers each with a clear status or
+// close code and keeps serving.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startServer, type RunningServer } from '../../../../src/main/server/server';
+import { WorkbenchSession } from '../../../../src/main/services/session';
+import { MAX_FRAME_BYTES } from '../../../../src/main/services/limits';
+import { connectWs, type SocketLike } from '../../../../src/renderer/src/transport/wsClient';
+import { tempDir, VOC_MINI } from '../../../helpers/data';
+import { attempt, frame, upgradeRequest } from '../../../helpers/rawWs';
+
+let server: RunningServer;
+const TOKEN = 'hardening-token';
+const text = (s: string) => new TextEncoder().encode(s);
+
+beforeEach(async () => {
+  const staticDir = tempDir();
+  writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>Segscope</title>');
+  const session = new WorkbenchSession();
+  await session.open(VOC_MINI);
+  server = await startServer({ session, staticDir, port: 0, token: TOKEN });
+});
+afterEach(async () => server.close());
+
+/** The server still serves a well-behaved client. */
+async function stillServing(): Promise<void> {
+  const client = connectWs(
+    `ws://127.0.0.1:${server.port}/ws?token=${TOKEN}`,
+    (url) => new WebSocket(url) as unknown as SocketLike,
+  );
+  try {
+    expect((await client.api['app:info']({})).name).toBe('Segscope');
+  } finally {
+    client.close();
+  }
+}
+
+const upgrade = (headers: Record<string, string | undefined>, path = `/ws?token=${TOKEN}`) =>
+  attempt(server.port, upgradeRequest(server.port, headers, path));
+
+describe('upgrades and HTTP requests with malformed headers', () => {
+  it('refuses Origin null, path //, a bad cookie escape and a bad query escape without going down', async () => {
+    expect(await upgrade({ Origin: 'null' })).toEqual({ kind: 'http', status: 403 });
+    expect(await upgrade({ Origin: '%%%' })).toEqual({ kind: 'http', status: 403 });
+    expect(await upgrade({}, '//')).toEqual({ kind: 'http', status: 401 });
+    expect(await upgrade({}, `//?token=${TOKEN}`)).toEqual({ kind: 'http', status: 404 });
+    expect(await upgrade({ Cookie: 'segscope_token=%' }, '/ws')).toEqual({ kind: 'http', status: 401 });
+    expect(await upgrade({ Cookie: `segscope_token_${server.port}=%` }, '/ws')).toEqual({
+      kind: 'http',
+      status: 401,
+    });
+    expect(await upgrade({}, '/ws?token=%')).toEqual({ kind: 'http', status: 401 });
+    expect(await upgrade({}, 'http://127.0.0.1/ws')).toEqual({ kind: 'http', status: 400 });
+    expect(await upgrade({ Origin: `http://127.0.0.1:${server.port}` })).toEqual({
+      kind: 'http',
+      status: 101,
+    });
+    await stillServing();
+  });
+
+  it('answers GET // and malformed escapes with 401 without the token, 404 with it', async () => {
+    const base = `http://127.0.0.1:${server.port}`;
+    expect((await fetch(`${base}//`)).status).toBe(401);
+    expect((await fetch(`${base}/%`)).status).toBe(401);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await fetch(`${base}//`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${base}/%`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${base}/media/image/%`, { headers: auth })).status).toBe(404);
+    await stillServing();
+  });
+
+  it('allows loopback names and IP literals in Host, refuses other names (DNS rebinding)', async () => {
+    expect(await upgrade({ Host: `evil.example:${server.port}` })).toEqual({ kind: 'http', status: 403 });
+    expect(await upgrade({ Host: undefined })).toEqual({ kind: 'http', status: 403 });
+    expect(
+      await upgrade({ Host: `localhost:${server.port}`, Origin: `http://localhost:${server.port}` }),
+    ).toEqual({ kind: 'http', status: 101 });
+    expect(await upgrade({ Host: `[::1]:${server.port}` })).toEqual({ kind: 'http', status: 101 });
+    const res = await attempt(
+      server.port,
+      `GET /?token=${TOKEN} HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n`,
+    );
+    expect(res).toEqual({ kind: 'http', status: 403 });
+  });
+
+  it('names the token cookie after the port, so two servers do not log each other out', async () => {
+    const page = await fetch(`http://127.0.0.1:${server.port}/?token=${TOKEN}`);
+    expect(page.headers.get('set-cookie')).toMatch(new RegExp(`^segscope_token_${server.port}=${TOKEN};`));
+    const ok = await upgrade({ Cookie: `segscope_token_${server.port}=${TOKEN}` }, '/ws');
+    expect(ok).toEqual({ kind: 'http', status: 101 });
+    const otherPort = await upgrade({ Cookie: `segscope_token_${server.port + 1}=${TOKEN}` }, '/ws');
+    expect(otherPort).toEqual({ kind: 'http', status: 401 });
+  });
+
+  it('answers 429 to an address after repeated wrong tokens, then lets it in again', async () => {
+    await server.close();
+    const session = new WorkbenchSession();
+    server = await startServer({
+      session,
+      staticDir: tempDir(),
+      port: 0,
+      token: TOKEN,
+      throttle: { maxFailures: 5, windowMs: 60_000, lockMs: 300, maxLockMs: 300 },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${base}/?token=guess${i}`)).status).toBe(401);
+    const locked = await fetch(`${base}/?token=guess5`);
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toBe('1');
+    // While locked, even the right token waits: a guess must not be told apart from a hit.
+    expect((await fetch(`${base}/index.html?token=${TOKEN}`)).status).toBe(429);
+    expect(await upgrade({}, `/ws?token=${TOKEN}`)).toEqual({ kind: 'http', status: 429 });
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await fetch(`${base}/index.html?token=${TOKEN}`)).status).not.toBe(429);
+  });
+});
+
+describe('frames that break the contract or the protocol', () => {
+  const cases: [string, Buffer, { kind: string; code?: number | string }][] = [
+    ['null', frame(1, text('null')), { kind: 'close', code: 1008 }],
+    ['a number', frame(1, text('42')), { kind: 'close', code: 1008 }],
+    ['an array', frame(1, text('[1,2]')), { kind: 'close', code: 1008 }],
+    [
+      'a string id',
+      frame(1, text('{"kind":"req","id":"7","method":"app:info"}')),
+      { kind: 'close', code: 1008 },
+    ],
+    ['not JSON', frame(1, text('{')), { kind: 'close', code: 1003 }],
+    ['a binary frame that is not ours', frame(2, text('hello world!!')), { kind: 'close', code: 1003 }],
+    [
+      'a response as a request',
+      frame(1, text('{"kind":"res","id":3}')),
+      { kind: 'res', code: 'bad-request' },
+    ],
+    [
+      'an unknown method',
+      frame(1, text('{"kind":"req","id":4,"method":"rm -rf"}')),
+      { kind: 'res', code: 'unknown-method' },
+    ],
+    [
+      'a method with a null payload field',
+      frame(1, text('{"kind":"req","id":5,"method":"labels:read","payload":null}')),
+      { kind: 'res', code: 'bad-request' },
+    ],
+    ['invalid UTF-8', frame(1, Uint8Array.of(0xc3, 0x28)), { kind: 'close', code: 1007 }],
+    ['RSV bits', frame(1, text('{}'), { rsv: 0b011 }), { kind: 'close', code: 1002 }],
+    ['an unmasked frame', frame(1, text('{}'), { mask: false }), { kind: 'close', code: 1002 }],
+    ['a reserved opcode', frame(3, text('{}')), { kind: 'close', code: 1002 }],
+    ['an oversized ping', frame(9, new Uint8Array(200)), { kind: 'close', code: 1002 }],
+    ['a fragmented close', frame(8, new Uint8Array(2), { fin: false }), { kind: 'close', code: 1002 }],
+    [
+      'a header declaring more than the frame limit',
+      frame(2, new Uint8Array(0), { declaredLength: MAX_FRAME_BYTES + 1 }),
+      { kind: 'close', code: 1009 },
+    ],
+  ];
+  it.each(cases)('answers %s with a clear code and stays up', async (_name, bad, expected) => {
+    const outcome = await attempt(server.port, upgradeRequest(server.port, {}, `/ws?token=${TOKEN}`), [bad]);
+    expect(outcome).toMatchObject(expected);
+    await stillServing();
+  });
+
+  it('answers every one of many concurrent calls from one client', async () => {
+    const client = connectWs(
+      `ws://127.0.0.1:${server.port}/ws?token=${TOKEN}`,
+      (url) => new WebSocket(url) as unknown as SocketLike,
+    );
+    try {
+      const answers = await Promise.all(Array.from({ length: 60 }, () => client.api['app:info']({})));
+      expect(answers).toHaveLength(60);
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // Reading and saving label maps: exact indices in, exact palette PNGs out, atomic writes, a backup of
 // every original before its first overwrite, and no silent overwrite of a file changed on disk.
 // Plain Node, main process.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { LabelData, SaveResult } from '../../shared/api';
 import {
@@ -18,9 +18,30 @@ import type { Dataset } from './dataset';
 import { imageSize } from './imageFiles';
 import { assertRealInside } from './safePath';
 
-/** Identifies one state of a file on disk; a save names the version it was based on. */
+/**
+ * Identifies one state of a file on disk; a save names the version it was based on. Each atomic save
+ * renames a new file into place, so the inode changes too.
+ */
 function versionOf(info: Stats): string {
-  return `${info.mtimeMs}-${info.size}`;
+  return `${info.mtimeMs}-${info.size}-${info.ino}`;
+}
+
+/** Saves in progress, per label file: a save waits for the one before it. */
+const saving = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `work` after every earlier save of `path` has finished, so that the version check and the
+ * write of one save are never interleaved with another's (both transports call in this process).
+ */
+function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const before = saving.get(path) ?? Promise.resolve();
+  const run = before.then(work, work);
+  const tail = run.catch(() => undefined);
+  saving.set(path, tail);
+  void tail.then(() => {
+    if (saving.get(path) === tail) saving.delete(path);
+  });
+  return run;
 }
 
 async function statOrNull(path: string): Promise<Stats | null> {
@@ -94,9 +115,16 @@ export interface SaveRequest {
   force?: boolean;
 }
 
-/** Saves a label map as an 8-bit palette PNG, keeping the file's own palette. */
+/**
+ * Saves a label map as an 8-bit palette PNG, keeping the file's own palette. Two saves based on the
+ * same version: the first wins, the second gets `conflict`.
+ */
 export async function saveLabel(ds: Dataset, req: SaveRequest): Promise<SaveResult> {
   const path = ds.labelPath(req.id);
+  return serialised(path, () => saveNow(ds, req, path));
+}
+
+async function saveNow(ds: Dataset, req: SaveRequest, path: string): Promise<SaveResult> {
   const imagePath = ds.imagePath(req.id);
   await assertRealInside(ds.root, path);
   if (req.indices.length !== req.width * req.height) {
@@ -143,6 +171,13 @@ export async function saveLabel(ds: Dataset, req: SaveRequest): Promise<SaveResu
     await ds.workspace.markCreated(req.id);
     ds.noteLabelWritten(req.id);
   }
-  const written = await stat(path);
+  let written = await stat(path);
+  if (versionOf(written) === currentVersion) {
+    // File times tick in coarse steps and inodes are reused, so a quick second save can look like the
+    // first; move the time on so every save yields a new version.
+    const later = new Date(written.mtimeMs + 1);
+    await utimes(path, later, later);
+    written = await stat(path);
+  }
   return { version: versionOf(written), backup, created: !current };
 }

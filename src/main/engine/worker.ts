@@ -36,6 +36,11 @@ function connect(): Port {
     };
   }
   if (!process.send) throw new Error('the engine must be started by Segscope (no IPC channel)');
+  // Ctrl+C in a terminal reaches the whole process group; the CLI turns it into a cancel at the next
+  // batch, so the engine must not die of it. When the parent itself dies, the engine goes too, and
+  // the run it leaves reads as interrupted.
+  process.on('SIGINT', () => undefined);
+  process.on('disconnect', () => process.exit(1));
   return {
     post: (m) => process.send!(m),
     onMessage: (h) => process.on('message', (m) => h(m as EngineRequest)),

@@ -1,7 +1,7 @@
 // Reading and saving label maps: exact indices in, exact palette PNGs out, atomic writes, a backup of
 // every original before its first overwrite, and no silent overwrite of a file changed on disk.
 // Plain Node, main process.
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { open, readFile, stat, utimes } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { LabelData, SaveResult } from '../../shared/api';
 import {
@@ -10,12 +10,14 @@ import {
   isBinaryMask,
   labelHistogram,
   LabelFormatError,
+  pngSize,
   type DecodedLabel,
 } from '../../shared/labelPng';
 import { WorkbenchError } from '../../shared/errors';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
-import { imageSize } from './imageFiles';
+import { describePixelLimit, imageSize } from './imageFiles';
+import { MAX_IMAGE_PIXELS } from './limits';
 import { assertRealInside } from './safePath';
 
 /**
@@ -53,8 +55,16 @@ async function statOrNull(path: string): Promise<Stats | null> {
   }
 }
 
-/** Reads and decodes a label file; every failure names the file and what is wrong with it. */
-export async function decodeLabelFile(path: string, colormap: Uint8Array): Promise<DecodedLabel> {
+/**
+ * Reads and decodes a label file; every failure names the file and what is wrong with it. The size in
+ * its header is checked first, against the pixel limit and against `expected` (its image's size), so a
+ * header that claims a huge image is refused before anything is inflated.
+ */
+export async function decodeLabelFile(
+  path: string,
+  colormap: Uint8Array,
+  expected?: { width: number; height: number; image: string },
+): Promise<DecodedLabel> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -62,10 +72,38 @@ export async function decodeLabelFile(path: string, colormap: Uint8Array): Promi
     throw new WorkbenchError('bad-file', `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
   }
   try {
+    const { width, height } = pngSize(bytes);
+    if (width * height > MAX_IMAGE_PIXELS) {
+      throw new WorkbenchError(
+        'bad-file',
+        `${path}: the header declares ${width}×${height}; ${describePixelLimit()}`,
+      );
+    }
+    if (expected && (width !== expected.width || height !== expected.height)) {
+      throw new WorkbenchError(
+        'bad-file',
+        `${path}: the label is ${width}×${height} but its image ${expected.image} is ${expected.width}×${expected.height}`,
+      );
+    }
     return decodeLabelPng(bytes, { colormap });
   } catch (err) {
     if (err instanceof LabelFormatError) throw new WorkbenchError('bad-file', `${path}: ${err.message}`);
     throw err;
+  }
+}
+
+/** The size a label file's header declares, or null when the file has no readable PNG header. */
+export async function labelHeaderSize(path: string): Promise<{ width: number; height: number } | null> {
+  const handle = await open(path, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const head = new Uint8Array(33);
+    const { bytesRead } = await handle.read(head, 0, 33, 0);
+    return pngSize(head.subarray(0, bytesRead));
+  } catch {
+    return null; // decoding it reports what is wrong
+  } finally {
+    await handle.close();
   }
 }
 
@@ -91,13 +129,7 @@ export async function readLabel(ds: Dataset, id: string): Promise<LabelData> {
       warnings: [],
     };
   }
-  const label = await decodeLabelFile(path, ds.newLabelPalette());
-  if (label.width !== size.width || label.height !== size.height) {
-    throw new WorkbenchError(
-      'bad-file',
-      `${path}: the label is ${label.width}×${label.height} but its image ${imagePath} is ${size.width}×${size.height}`,
-    );
-  }
+  const label = await decodeLabelFile(path, ds.newLabelPalette(), { ...size, image: imagePath });
   const warnings = isBinaryMask(labelHistogram(label.indices))
     ? [`${path}: holds only 0 and 255, a binary mask rather than class indices`]
     : [];

@@ -194,7 +194,7 @@ async function saveNow(ds: Dataset, req: SaveRequest, path: string): Promise<Sav
 
   let backup: string | null = null;
   if (current && !ds.workspace.wasCreated(req.id)) {
-    const target = ds.workspace.backupPath(ds.labelDir, req.id);
+    const target = await ds.workspace.inside(ds.workspace.backupPath(ds.labelDir, req.id));
     if (!(await statOrNull(target))) await copyFileAtomic(path, target);
     backup = target;
   }

@@ -8,10 +8,18 @@ import { join } from 'node:path';
 import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
+import { assertRealInside } from './safePath';
 import { WORKSPACE_DIR } from './workspace';
 
 export function runsDir(root: string): string {
   return join(root, WORKSPACE_DIR, 'runs');
+}
+
+/** The runs folder of the dataset at `root`, refused when a link leads it outside the dataset. */
+export async function safeRunsDir(root: string): Promise<string> {
+  const dir = runsDir(root);
+  await assertRealInside(root, dir);
+  return dir;
 }
 
 /**
@@ -131,7 +139,7 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
 
 /** Every run of the dataset at `root`, newest first. */
 export async function listRuns(root: string): Promise<RunSummary[]> {
-  const dir = runsDir(root);
+  const dir = await safeRunsDir(root);
   const names = await readdir(dir).catch(() => [] as string[]);
   const runs = await Promise.all(names.map((name) => readRun(join(dir, name), name)));
   return runs.filter((r): r is RunSummary => r !== null).sort((a, b) => (a.id < b.id ? 1 : -1));
@@ -142,7 +150,8 @@ export async function runFolder(root: string, id: string): Promise<string> {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id) || id.startsWith('.')) {
     throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
   }
-  const dir = join(runsDir(root), id);
+  const dir = join(await safeRunsDir(root), id);
+  await assertRealInside(root, dir);
   if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
   return dir;
 }

@@ -13,7 +13,7 @@ import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import { EngineStoppedError, type EngineHost } from './engineHost';
-import { assertNotRunning, createRunDir, markRunEnded, ownedHere, runFolder, runsDir } from './runs';
+import { assertNotRunning, createRunDir, markRunEnded, ownedHere, runFolder, safeRunsDir } from './runs';
 import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
@@ -78,7 +78,7 @@ export class TrainingService {
     this.assertIdle();
     // Checked before a folder exists, so a bad split leaves nothing behind.
     this.makeJob(ds, settings, '', false);
-    const { id: runId, dir } = await createRunDir(runsDir(ds.root), settings.model);
+    const { id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model);
     const job = this.makeJob(ds, settings, dir, false);
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.

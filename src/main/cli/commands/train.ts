@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
 import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
-import { assertNotRunning, createRunDir, markRunEnded, runsDir } from '../../services/runs';
+import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
 import { TrainingService } from '../../services/training';
 import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
@@ -111,7 +111,7 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
       runDir = resolve(values.out);
       await mkdir(dirname(runDir), { recursive: true });
     } else {
-      runDir = (await createRunDir(runsDir(ds.root), settings.model)).dir;
+      runDir = (await createRunDir(await safeRunsDir(ds.root), settings.model)).dir;
     }
     job = training.makeJob(ds, settings, runDir, false);
   }

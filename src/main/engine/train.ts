@@ -19,7 +19,7 @@ import type {
 import { rng } from '../../shared/random';
 import { letterboxPair, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
-import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
+import { loadCheckpoint, makeDir, saveCheckpoint, writeAtomic, writeError } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
@@ -200,7 +200,9 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       endedAt: new Date().toISOString(),
       error: message,
     };
-    // The failure itself is what the caller must hear, even when the folder cannot take the state.
+    // The failure itself is what the caller must hear, even when the folder cannot take the state. A
+    // resume whose state cannot be read leaves that file as it is, for the user to look at.
+    if (job.resume && previous === null) throw err;
     await mkdir(job.runDir, { recursive: true })
       .then(() => writeState(job.runDir, failed))
       .catch(() => undefined);
@@ -227,7 +229,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     );
   }
   if (job.trainIds.length === 0) throw new Error(`split ${s.split} has no labelled images to train on`);
-  await mkdir(join(job.runDir, 'checkpoints'), { recursive: true });
+  await makeDir(join(job.runDir, 'checkpoints'));
 
   const cache = new SampleCache({
     imagePath: (id) => join(job.datasetRoot, 'JPEGImages', job.imageFiles[id] ?? `${id}.jpg`),
@@ -437,7 +439,10 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
         });
         await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
       }
-      await appendFile(join(job.runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+      const metricsPath = join(job.runDir, 'metrics.jsonl');
+      await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
+        throw writeError(metricsPath, err);
+      });
       state.epoch = epoch + 1;
       await writeState(job.runDir, state);
       lastBeat = performance.now();

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
+import { WorkbenchError } from '../../shared/errors';
 
 interface Port {
   post(message: EngineMessage): void;
@@ -238,6 +239,7 @@ port.onMessage((req) => {
         id: req.id,
         ok: false,
         error: err instanceof Error ? err.message : String(err),
+        ...(err instanceof WorkbenchError ? { code: err.code } : {}),
       }),
   );
 });

@@ -7,6 +7,7 @@ import type { EngineMessage, EngineRequest, EngineResult } from '../../shared/en
 import type { BackendInfo, BackendPreference, TrainProgress } from '../../shared/training';
 import type { ItemsProgress } from '../../shared/engineProtocol';
 import type { EngineStatus } from '../../shared/api';
+import { WorkbenchError } from '../../shared/errors';
 
 /** The running engine process, whichever way it was started. */
 export interface EngineProcess {
@@ -206,7 +207,9 @@ export class EngineHost {
     if (!entry) return;
     clearTimeout(entry.timer);
     if (message.ok) entry.resolve(message.result);
-    else entry.reject(new Error(message.error));
+    // A known kind keeps its code across the process boundary, so the UI can say `bad-file`, not `internal`.
+    else
+      entry.reject(message.code ? new WorkbenchError(message.code, message.error) : new Error(message.error));
   }
 
   private onExit(proc: EngineProcess, description: string): void {

@@ -186,6 +186,25 @@ export function markRunCancelled(dir: string): Promise<void> {
   return markRunEnded(dir, 'cancelled');
 }
 
+/** The job in a run's `config.json`; a missing or damaged one is `bad-file`, naming the file. */
+export async function readRunConfig(dir: string): Promise<TrainJob> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new WorkbenchError('bad-file', `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    const job = JSON.parse(text) as TrainJob;
+    if (!job || typeof job !== 'object' || !job.settings || typeof job.settings.model !== 'string')
+      throw new Error('it has no settings.model');
+    return job;
+  } catch (err) {
+    throw new WorkbenchError('bad-file', `${path}: is not a run configuration (${(err as Error).message})`);
+  }
+}
+
 /** Throws `conflict` when the run in `dir` is still being trained by a live process. */
 export async function assertNotRunning(dir: string): Promise<void> {
   const state = await readJson<RunState>(join(dir, 'state.json'));

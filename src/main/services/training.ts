@@ -1,7 +1,6 @@
 // Training from main: turns the user's settings and the open dataset into an engine job, relays its
 // progress as events, and cancels within 2 s even when a step takes longer, by stopping the engine
 // (the run keeps its last checkpoint). Plain Node, main process.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_TRAIN_SETTINGS,
@@ -13,7 +12,15 @@ import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import { EngineStoppedError, type EngineHost } from './engineHost';
-import { assertNotRunning, createRunDir, markRunEnded, ownedHere, runFolder, safeRunsDir } from './runs';
+import {
+  assertNotRunning,
+  createRunDir,
+  markRunEnded,
+  ownedHere,
+  readRunConfig,
+  runFolder,
+  safeRunsDir,
+} from './runs';
 import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
@@ -103,7 +110,7 @@ export class TrainingService {
     this.assertIdle();
     const dir = await runFolder(ds.root, runId);
     await assertNotRunning(dir);
-    const previous = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob;
+    const previous = await readRunConfig(dir);
     return this.launch({ ...previous, runDir: dir, resume: true }, runId);
   }
 

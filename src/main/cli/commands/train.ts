@@ -6,15 +6,19 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
 import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
-import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
+import {
+  assertNotRunning,
+  createRunDir,
+  markRunEnded,
+  readRunConfig,
+  safeRunsDir,
+} from '../../services/runs';
 import { TrainingService } from '../../services/training';
 import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
 import { engineEntry } from '../paths';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
 function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -78,7 +82,7 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
     const dir = resolve(values.resume);
     await assertNotRunning(dir);
     job = {
-      ...(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob),
+      ...(await readRunConfig(dir)),
       runDir: dir,
       resume: true,
     };

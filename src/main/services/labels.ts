@@ -5,7 +5,6 @@ import { open, readFile, stat, utimes } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { LabelData, SaveResult } from '../../shared/api';
 import {
-  decodeLabelPng,
   encodeLabelPng,
   isBinaryMask,
   labelHistogram,
@@ -17,6 +16,7 @@ import { WorkbenchError } from '../../shared/errors';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import { describePixelLimit, imageSize } from './imageFiles';
+import { decodeLabel, LabelDecodeError } from './labelDecoder';
 import { MAX_IMAGE_PIXELS } from './limits';
 import { assertRealInside } from './safePath';
 
@@ -85,9 +85,10 @@ export async function decodeLabelFile(
         `${path}: the label is ${width}×${height} but its image ${expected.image} is ${expected.width}×${expected.height}`,
       );
     }
-    return decodeLabelPng(bytes, { colormap });
+    return await decodeLabel(bytes, colormap);
   } catch (err) {
-    if (err instanceof LabelFormatError) throw new WorkbenchError('bad-file', `${path}: ${err.message}`);
+    if (err instanceof LabelFormatError || (err instanceof LabelDecodeError && err.format))
+      throw new WorkbenchError('bad-file', `${path}: ${err.message}`);
     throw err;
   }
 }

@@ -24,12 +24,21 @@ import {
 } from './auth';
 import { sendFile, staticPath } from './staticFiles';
 
-/** Requests one client may have unanswered; beyond it the server stops reading its socket. */
-export const MAX_IN_FLIGHT = 8;
-/** Answers queued for a client that does not read them; above this the server stops reading its requests. */
-export const HIGH_WATER_BYTES = 2 * MAX_FRAME_BYTES;
-/** A client with this much unread is dropped, since nothing it sends will be read either. */
-export const DROP_BYTES = 4 * MAX_FRAME_BYTES;
+/** How much one client may hold of the server's memory. */
+export interface ClientLimits {
+  /** Requests one client may have unanswered; beyond it the server stops reading its socket. */
+  maxInFlight: number;
+  /** Answers queued for a client that does not read them; above this its requests are not read. */
+  highWaterBytes: number;
+  /** A client with this much unread is dropped, since nothing it sends will be read either. */
+  dropBytes: number;
+}
+
+export const CLIENT_LIMITS: ClientLimits = {
+  maxInFlight: 8,
+  highWaterBytes: 2 * MAX_FRAME_BYTES,
+  dropBytes: 4 * MAX_FRAME_BYTES,
+};
 
 export interface ServeOptions {
   session: WorkbenchSession;
@@ -40,6 +49,8 @@ export interface ServeOptions {
   token?: string;
   /** How wrong tokens are throttled (tests shorten it). */
   throttle?: ThrottleOptions;
+  /** Per-client memory limits (tests make them small). */
+  limits?: ClientLimits;
 }
 
 export interface RunningServer {
@@ -65,6 +76,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const token = opts.token ?? newToken();
   const { session } = opts;
   const throttle = new AuthThrottle(opts.throttle);
+  const limits = opts.limits ?? CLIENT_LIMITS;
   // Set once listening: the cookie is named after the port.
   let cookie = '';
   const handlers = createHandlers(session, {
@@ -188,7 +200,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   function send(ws: WebSocket, message: WireMessage): void {
     if (ws.readyState !== ws.OPEN) return;
     // A client that stopped reading is dropped before its answers fill the server's memory.
-    if (ws.bufferedAmount > DROP_BYTES) {
+    if (ws.bufferedAmount > limits.dropBytes) {
       ws.terminate();
       return;
     }
@@ -209,7 +221,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     /** Reads the client's next frames only while it has few calls pending and reads its answers. */
     function regulate(): void {
       if (ws.readyState !== ws.OPEN) return;
-      const busy = inFlight >= MAX_IN_FLIGHT || ws.bufferedAmount > HIGH_WATER_BYTES;
+      const busy = inFlight >= limits.maxInFlight || ws.bufferedAmount > limits.highWaterBytes;
       if (busy && !ws.isPaused) ws.pause();
       if (!busy && ws.isPaused) ws.resume();
     }

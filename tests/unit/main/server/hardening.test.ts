@@ -11,6 +11,7 @@ import { MAX_FRAME_BYTES } from '../../../../src/main/services/limits';
 import { connectWs, type SocketLike } from '../../../../src/renderer/src/transport/wsClient';
 import { tempDir, VOC_MINI } from '../../../helpers/data';
 import { attempt, frame, upgradeRequest } from '../../../helpers/rawWs';
+import { connect } from 'node:net';
 
 let server: RunningServer;
 const TOKEN = 'hardening-token';
@@ -175,4 +176,79 @@ describe('frames that break the contract or the protocol', () => {
       client.close();
     }
   });
+});
+
+/**
+ * Opens a raw WebSocket, sends `count` labels:read calls without reading for `pauseMs`, then reads
+ * until the server closes or `count` answers came; resolves with the bytes received and how it ended.
+ */
+function slowReader(
+  port: number,
+  count: number,
+  pauseMs: number,
+): Promise<{ bytes: number; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let bytes = 0;
+    socket.on('error', () => undefined);
+    socket.on('connect', () => socket.write(upgradeRequest(port, {}, `/ws?token=${TOKEN}`)));
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ bytes, closed });
+    };
+    const timer = setTimeout(() => finish(false), pauseMs + 8000);
+    socket.on('close', () => finish(true));
+    socket.once('data', () => {
+      socket.pause();
+      for (let i = 1; i <= count; i++) {
+        const msg = { kind: 'req', id: i, method: 'labels:read', payload: { id: '2007_000032' } };
+        socket.write(frame(1, new TextEncoder().encode(JSON.stringify(msg))));
+      }
+      setTimeout(() => {
+        socket.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes >= count * 140_500) finish(false);
+        });
+        socket.resume();
+      }, pauseMs);
+    });
+  });
+}
+
+describe('memory bounds per client', () => {
+  it('drops a client that stops reading once its unread answers pass the limit', async () => {
+    await server.close();
+    const session = new WorkbenchSession();
+    await session.open(VOC_MINI);
+    server = await startServer({
+      session,
+      staticDir: tempDir(),
+      port: 0,
+      token: TOKEN,
+      limits: { maxInFlight: 8, highWaterBytes: 1 << 30, dropBytes: 1 << 20 },
+    });
+    const { bytes, closed } = await slowReader(server.port, 200, 1500);
+    expect(closed).toBe(true);
+    expect(bytes).toBeLessThan(200 * 140_000); // not every answer was kept for it
+    await stillServing();
+  }, 20_000);
+
+  it('stops reading a slow client instead of queueing, and answers all once it reads', async () => {
+    await server.close();
+    const session = new WorkbenchSession();
+    await session.open(VOC_MINI);
+    server = await startServer({
+      session,
+      staticDir: tempDir(),
+      port: 0,
+      token: TOKEN,
+      limits: { maxInFlight: 2, highWaterBytes: 256 * 1024, dropBytes: 1 << 30 },
+    });
+    const reading = slowReader(server.port, 60, 1000);
+    await stillServing(); // others are served meanwhile
+    const { bytes, closed } = await reading;
+    expect(closed).toBe(false);
+    expect(bytes).toBeGreaterThanOrEqual(60 * 140_500);
+  }, 20_000);
 });

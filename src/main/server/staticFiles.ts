@@ -36,7 +36,10 @@ export async function sendFile(
     return;
   }
   res.writeHead(200, { 'content-type': contentType(file), 'content-length': info.size, ...headers });
-  createReadStream(file).pipe(res);
+  const stream = createReadStream(file);
+  // A file removed or unreadable after the stat must end this response, not the server.
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
 /** Maps a URL path to a file under `dir`, or null when it would escape it or cannot be decoded. */

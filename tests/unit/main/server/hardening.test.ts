@@ -1,7 +1,7 @@
 // The browser transport under hostile input: malformed upgrades, foreign Hosts and Origins, wrong
 // tokens in a row, and frames that break the protocol. The server answers each with a clear status or
 // close code and keeps serving.
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -70,6 +70,19 @@ describe('upgrades and HTTP requests with malformed headers', () => {
     expect((await fetch(`${base}//`, { headers: auth })).status).toBe(404);
     expect((await fetch(`${base}/%`, { headers: auth })).status).toBe(404);
     expect((await fetch(`${base}/media/image/%`, { headers: auth })).status).toBe(404);
+    await stillServing();
+  });
+
+  it('survives a static file that fails while it is read', async () => {
+    await server.close();
+    const staticDir = tempDir();
+    // /proc/self/mem stats as a regular file, and reading it from offset 0 fails with EIO.
+    symlinkSync('/proc/self/mem', join(staticDir, 'broken.js'));
+    server = await startServer({ session: new WorkbenchSession(), staticDir, port: 0, token: TOKEN });
+    await fetch(`http://127.0.0.1:${server.port}/broken.js?token=${TOKEN}`).then(
+      (r) => r.arrayBuffer(),
+      () => null,
+    );
     await stillServing();
   });
 

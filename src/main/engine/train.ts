@@ -2,7 +2,7 @@
 // encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
 // and cancel between batches. Writes the run folder so that a kill at any moment leaves a consistent
 // point to resume from. Engine process.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -139,7 +139,7 @@ function parseRecords(text: string): EpochRecord[] {
  * (the commit point, carrying the epoch's record and best), then `best`, then the metrics line, then
  * the state, so a kill can leave the later ones behind or ahead: metrics lines past that epoch (or
  * repeated, or torn) are dropped, a missing one restored, and a `best` that the kill left unwritten
- * is written from `last`.
+ * is written from `last`; temporary files a kill left are removed.
  */
 async function restoreResumePoint(
   job: TrainJob,
@@ -148,6 +148,15 @@ async function restoreResumePoint(
   state: RunState,
 ): Promise<RunState> {
   const epoch = typeof meta.epoch === 'number' ? meta.epoch : state.epoch;
+  // A kill during a write leaves its temporary file; only this engine trains the run now.
+  for (const dir of [
+    job.runDir,
+    join(job.runDir, 'checkpoints', 'last'),
+    join(job.runDir, 'checkpoints', 'best'),
+  ]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => /\.\d+\.tmp$/.test(n))) await rm(join(dir, name), { force: true });
+  }
   const metricsPath = join(job.runDir, 'metrics.jsonl');
   const text = await readFile(metricsPath, 'utf8').catch(() => '');
   const byEpoch = new Map<number, EpochRecord>();

@@ -4,7 +4,7 @@
 // run ends done with every epoch in metrics.jsonl exactly once. Also Ctrl+C on the CLI, early
 // validation failures, and run ids of runs started at once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../../../../src/shared/random';
@@ -217,6 +217,9 @@ describe('runs killed at random points', () => {
       expect(last.userDefinedMetadata.epoch).toBe(EPOCHS);
       const state = readState(runDir!)!;
       expect(state).toMatchObject({ status: 'done', epoch: EPOCHS, pid: null });
+      // No temporary file of a write that a kill cut short is left behind.
+      const files = readdirSync(runDir!, { recursive: true }) as string[];
+      expect(files.filter((f) => /tmp$/.test(f))).toEqual([]);
     }
     console.log(`run kills (seed 4242): ${seen.join(', ')}`);
   }, 300_000);

@@ -12,6 +12,7 @@ import { connectWs, type SocketLike } from '../../../../src/renderer/src/transpo
 import { tempDir, VOC_MINI } from '../../../helpers/data';
 import { attempt, frame, upgradeRequest } from '../../../helpers/rawWs';
 import { connect } from 'node:net';
+import { hostAllowed, sameOrigin } from '../../../../src/main/server/auth';
 
 let server: RunningServer;
 const TOKEN = 'hardening-token';
@@ -129,6 +130,28 @@ describe('upgrades and HTTP requests with malformed headers', () => {
     expect(await upgrade({}, `/ws?token=${TOKEN}`)).toEqual({ kind: 'http', status: 429 });
     await new Promise((r) => setTimeout(r, 350));
     expect((await fetch(`${base}/index.html?token=${TOKEN}`)).status).not.toBe(429);
+  });
+});
+
+describe('Host and Origin rules', () => {
+  it('allows IP literals, localhost names and the --host given; nothing else', () => {
+    expect(hostAllowed('gpu-box.lan:8080', 'gpu-box.lan')).toBe(true);
+    expect(hostAllowed('GPU-BOX.lan', 'gpu-box.lan')).toBe(true);
+    expect(hostAllowed('evil.example:8080', 'gpu-box.lan')).toBe(false);
+    expect(hostAllowed('10.0.0.7:8080', '0.0.0.0')).toBe(true);
+    expect(hostAllowed('[fe80::1]:8080', '::')).toBe(true);
+    expect(hostAllowed('app.localhost:1', '127.0.0.1')).toBe(true);
+    expect(hostAllowed('localhost.evil.example', '127.0.0.1')).toBe(false);
+    expect(hostAllowed('a:b:c', '127.0.0.1')).toBe(false);
+    expect(hostAllowed(undefined, '127.0.0.1')).toBe(false);
+  });
+
+  it('takes an Origin as the same only when it names the very host and port', () => {
+    expect(sameOrigin(undefined, '127.0.0.1:5')).toBe(true);
+    expect(sameOrigin('http://127.0.0.1:5', '127.0.0.1:5')).toBe(true);
+    expect(sameOrigin('http://127.0.0.1:6', '127.0.0.1:5')).toBe(false);
+    expect(sameOrigin('null', '127.0.0.1:5')).toBe(false);
+    expect(sameOrigin('http://127.0.0.1:5/x', '127.0.0.1:5')).toBe(false);
   });
 });
 

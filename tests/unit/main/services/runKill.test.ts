@@ -261,6 +261,30 @@ describe('runs killed at random points', () => {
     expect(empty.output()).toMatch(/no split "nope"/);
   }, 120_000);
 
+  it('reads a running state as interrupted once its process is gone or silent', () => {
+    const now = Date.now();
+    const base: RunState = {
+      status: 'running',
+      epoch: 3,
+      bestMiou: null,
+      bestEpoch: null,
+      backend: 'wasm',
+      startedAt: new Date(now - 60_000).toISOString(),
+      endedAt: null,
+      error: null,
+    };
+    const beat = new Date(now - 1000).toISOString();
+    expect(liveStatus({ ...base, pid: process.pid, heartbeatAt: beat }, now)).toBe('running');
+    expect(liveStatus({ ...base, pid: 2 ** 22 + 12345, heartbeatAt: beat }, now)).toBe('interrupted');
+    expect(
+      liveStatus({ ...base, pid: process.pid, heartbeatAt: new Date(now - 31 * 60_000).toISOString() }, now),
+    ).toBe('interrupted');
+    // A run on another machine: only its heartbeat can tell.
+    expect(liveStatus({ ...base, pid: 1, host: 'elsewhere', heartbeatAt: beat }, now)).toBe('running');
+    expect(liveStatus(base, now)).toBe('interrupted'); // no owner: written before owners existed
+    expect(liveStatus({ ...base, status: 'done' }, now)).toBe('done');
+  });
+
   it('gives runs started in the same millisecond folders of their own', async () => {
     const parent = tempDir();
     const made = await Promise.all(Array.from({ length: 20 }, () => createRunDir(parent, 'unet-small')));

@@ -13,6 +13,8 @@ export default defineConfig({
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
           // The engine runs as a process of its own; see src/main/engine/worker.ts.
           engine: resolve(__dirname, 'src/main/engine/worker.ts'),
+          // Decodes label PNGs in a worker thread; see src/main/services/labelDecoder.ts.
+          labelDecoder: resolve(__dirname, 'src/main/services/labelDecodeWorker.ts'),
         },
       },
     },

@@ -1,5 +1,6 @@
 // Messages between main and the engine process. Requests carry an id; the engine answers each with one
 // result, and may send progress for it before. Runs in any process.
+import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
 import type { BackendInfo, BackendPreference, TrainJob, TrainProgress } from './training';
 
@@ -128,6 +129,13 @@ export type EngineResult = {
 
 export type EngineMessage =
   | { type: 'result'; id: number; ok: true; result: unknown }
-  | { type: 'result'; id: number; ok: false; error: string }
+  | {
+      type: 'result';
+      id: number;
+      ok: false;
+      error: string;
+      /** Set when the failure is a known kind (a damaged checkpoint file is `bad-file`). */
+      code?: ErrorCode;
+    }
   | { type: 'progress'; id: number; progress: TrainProgress | ItemsProgress }
   | { type: 'ready' };

@@ -107,6 +107,17 @@ function readHeader(bytes: Uint8Array): Header {
   return header;
 }
 
+/**
+ * Width and height from a PNG's IHDR, read without decoding anything, so a caller can refuse a file
+ * whose header claims a huge size before spending memory on it.
+ *
+ * @throws LabelFormatError `corrupt` when the bytes do not start with a PNG signature and IHDR.
+ */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  const { width, height } = readHeader(bytes);
+  return { width, height };
+}
+
 function checkSupported({ depth, colorType }: Header): void {
   const validDepths: Record<number, number[]> = {
     [ColorType.Gray]: [1, 2, 4, 8, 16],

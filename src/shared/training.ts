@@ -126,7 +126,12 @@ export type TrainProgress =
     }
   | { kind: 'epoch'; runId: string; record: EpochRecord };
 
-export type RunStatus = 'running' | 'done' | 'stopped-early' | 'cancelled' | 'failed';
+/**
+ * `interrupted`: the run was `running` but the process that ran it is gone (killed, crashed, the
+ * machine restarted). Main writes it when it sees its engine die; readers derive it from a `running`
+ * state whose process is gone. An interrupted run can be resumed.
+ */
+export type RunStatus = 'running' | 'done' | 'stopped-early' | 'cancelled' | 'failed' | 'interrupted';
 
 /** `state.json` of a run folder. */
 export interface RunState {
@@ -139,6 +144,12 @@ export interface RunState {
   startedAt: string;
   endedAt: string | null;
   error: string | null;
+  /** The process that writes this run while it is `running` (absent in runs from older versions). */
+  pid?: number | null;
+  /** The machine that process runs on: a pid means nothing on another one. */
+  host?: string | null;
+  /** When that process last said it was alive; refreshed during training. */
+  heartbeatAt?: string | null;
 }
 
 /** `eval.json` of a run: the validation of its best checkpoint. */

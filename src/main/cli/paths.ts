@@ -10,3 +10,5 @@ export const appDir = resolve(here, '../..');
 export const rendererDir = resolve(here, '../renderer');
 /** The engine bundle, started as a process of its own. */
 export const engineEntry = resolve(here, 'engine.js');
+/** The worker-thread bundle that decodes label PNGs off the server's event loop. */
+export const labelDecoderEntry = resolve(here, 'labelDecoder.js');

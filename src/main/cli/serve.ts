@@ -3,7 +3,8 @@ import { startServer, type RunningServer } from '../server/server';
 import { WorkbenchSession } from '../services/session';
 import { parseArgs } from 'node:util';
 import { intOption, usage } from './args';
-import { engineEntry, rendererDir } from './paths';
+import { engineEntry, labelDecoderEntry, rendererDir } from './paths';
+import { useLabelDecodeWorker } from '../services/labelDecoder';
 import { forkSpawner } from '../services/engineHost';
 
 export interface ServeArgs {
@@ -37,6 +38,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
 export async function serve(args: ServeArgs): Promise<RunningServer> {
   const session = new WorkbenchSession();
   session.useEngine(forkSpawner(engineEntry));
+  useLabelDecodeWorker(labelDecoderEntry);
   if (args.dataset) await session.open(args.dataset);
   const server = await startServer({
     session,

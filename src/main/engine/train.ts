@@ -1,7 +1,9 @@
 // The training loop: batches from the dataset, the loss, the optimiser and its schedule, frozen
 // encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
-// and cancel between batches. Writes the run folder. Engine process.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+// and cancel between batches. Writes the run folder so that a kill at any moment leaves a consistent
+// point to resume from. Engine process.
+import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -17,7 +19,7 @@ import type {
 import { rng } from '../../shared/random';
 import { letterboxPair, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
-import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
+import { loadCheckpoint, makeDir, saveCheckpoint, writeAtomic, writeError } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
@@ -94,15 +96,137 @@ async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promis
   await loadKerasWeights(model, path);
 }
 
+/** How often a running run says it is alive, between epochs, so readers can tell it from a dead one. */
+const HEARTBEAT_MS = 10_000;
+
+/**
+ * Writes `state.json`. While running it names this process, so a reader can tell a live run from
+ * one whose engine was killed; an ended run names none.
+ */
 async function writeState(runDir: string, state: RunState): Promise<void> {
-  await writeAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  const owner =
+    state.status === 'running'
+      ? { pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() }
+      : { pid: null, host: null, heartbeatAt: null };
+  await writeAtomic(join(runDir, 'state.json'), JSON.stringify({ ...state, ...owner }, null, 2) + '\n');
+}
+
+/** What `last` records besides the weights: with it, the run can be put back as it was at that epoch. */
+interface LastMeta {
+  epoch: number;
+  record?: EpochRecord;
+  bestMiou?: number | null;
+  bestEpoch?: number | null;
+  /** Present when this epoch became `best`: what eval.json holds for it. */
+  evaluation?: RunEvaluation;
+}
+
+function parseRecords(text: string): EpochRecord[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as EpochRecord];
+      } catch {
+        return []; // a line cut short by a kill
+      }
+    });
+}
+
+/**
+ * Puts a run folder back to the epoch its `last` checkpoint holds. Per epoch the engine writes `last`
+ * (the commit point, carrying the epoch's record and best), then `best`, then the metrics line, then
+ * the state, so a kill can leave the later ones behind or ahead: metrics lines past that epoch (or
+ * repeated, or torn) are dropped, a missing one restored, and a `best` that the kill left unwritten
+ * is written from `last`; temporary files a kill left are removed.
+ */
+async function restoreResumePoint(
+  job: TrainJob,
+  model: tfl.LayersModel,
+  meta: Partial<LastMeta>,
+  state: RunState,
+): Promise<RunState> {
+  const epoch = typeof meta.epoch === 'number' ? meta.epoch : state.epoch;
+  // A kill during a write leaves its temporary file; only this engine trains the run now.
+  for (const dir of [
+    job.runDir,
+    join(job.runDir, 'checkpoints', 'last'),
+    join(job.runDir, 'checkpoints', 'best'),
+  ]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => /\.\d+\.tmp$/.test(n))) await rm(join(dir, name), { force: true });
+  }
+  const metricsPath = join(job.runDir, 'metrics.jsonl');
+  const text = await readFile(metricsPath, 'utf8').catch(() => '');
+  const byEpoch = new Map<number, EpochRecord>();
+  for (const r of parseRecords(text)) if (r.epoch <= epoch) byEpoch.set(r.epoch, r);
+  if (meta.record && meta.record.epoch === epoch) byEpoch.set(epoch, meta.record);
+  const kept = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+  const rewritten = kept.map((r) => JSON.stringify(r) + '\n').join('');
+  if (rewritten !== text) await writeAtomic(metricsPath, rewritten);
+
+  let { bestMiou, bestEpoch } = state;
+  if (meta.bestMiou !== undefined) bestMiou = meta.bestMiou;
+  if (meta.bestEpoch !== undefined) bestEpoch = meta.bestEpoch;
+  if (meta.evaluation) {
+    const bestDir = join(job.runDir, 'checkpoints', 'best');
+    const bestJson = await readFile(join(bestDir, 'model.json'), 'utf8').catch(() => null);
+    let bestAt: unknown;
+    try {
+      bestAt =
+        bestJson &&
+        (JSON.parse(bestJson) as { userDefinedMetadata?: { epoch?: unknown } }).userDefinedMetadata?.epoch;
+    } catch {
+      bestAt = null; // a damaged best is rewritten below
+    }
+    if (bestAt !== epoch) {
+      await saveCheckpoint(model, bestDir, { epoch, miou: bestMiou });
+      await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(meta.evaluation) + '\n');
+    }
+  }
+  return { ...state, epoch, bestMiou, bestEpoch };
 }
 
 /**
  * Trains as `job` says, reporting through `hooks`. Resolves when the run ends (all epochs, early stop,
- * or cancel); a failure rejects after `state.json` records it.
+ * or cancel); a failure, a bad setting found before the first batch included, rejects after
+ * `state.json` records it with its message.
  */
 export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
+  try {
+    return await trainRun(job, hooks);
+  } catch (err) {
+    const message = describeFailure(err);
+    const path = join(job.runDir, 'state.json');
+    const previous = await readFile(path, 'utf8')
+      .then((t) => JSON.parse(t) as RunState)
+      .catch(() => null);
+    const failed: RunState = {
+      ...(previous ?? { epoch: 0, bestMiou: null, bestEpoch: null, startedAt: new Date().toISOString() }),
+      status: 'failed',
+      backend: hooks.backend,
+      endedAt: new Date().toISOString(),
+      error: message,
+    };
+    // The failure itself is what the caller must hear, even when the folder cannot take the state. A
+    // resume whose state cannot be read leaves that file as it is, for the user to look at.
+    if (job.resume && previous === null) throw err;
+    await mkdir(job.runDir, { recursive: true })
+      .then(() => writeState(job.runDir, failed))
+      .catch(() => undefined);
+    if (!job.resume) {
+      await readFile(join(job.runDir, 'config.json')).catch(() =>
+        writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n').catch(
+          () => undefined,
+        ),
+      );
+    }
+    throw message === (err as Error).message ? err : new Error(message, { cause: err });
+  }
+}
+
+async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
   const s = job.settings;
   const spec = getModelSpec(s.model);
   const numClasses = job.classNames.length;
@@ -114,7 +238,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     );
   }
   if (job.trainIds.length === 0) throw new Error(`split ${s.split} has no labelled images to train on`);
-  await mkdir(join(job.runDir, 'checkpoints'), { recursive: true });
+  await makeDir(join(job.runDir, 'checkpoints'));
 
   const cache = new SampleCache({
     imagePath: (id) => join(job.datasetRoot, 'JPEGImages', job.imageFiles[id] ?? `${id}.jpg`),
@@ -126,8 +250,23 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
   let state: RunState;
   let startEpoch = 0;
   if (job.resume) {
-    model = (await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'))).model;
-    state = JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8')) as RunState;
+    const last = await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'));
+    model = last.model;
+    const statePath = join(job.runDir, 'state.json');
+    try {
+      state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+    } catch (err) {
+      model.dispose();
+      throw new Error(`${statePath}: cannot be read as a run state (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
+    try {
+      state = await restoreResumePoint(job, model, last.meta as Partial<LastMeta>, state);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     startEpoch = state.epoch;
     state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
   } else {
@@ -142,27 +281,21 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       endedAt: null,
       error: null,
     };
+    // The state first: a folder with a config always has a state naming its owner.
+    await writeState(job.runDir, state);
     await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
-    // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
-    if (s.backboneWeights) {
-      try {
-        await loadBackboneWeights(model, s.backboneWeights);
-      } catch (err) {
-        model.dispose();
-        const message = (err as Error).message;
-        await writeState(job.runDir, {
-          ...state,
-          status: 'failed',
-          endedAt: new Date().toISOString(),
-          error: message,
-        });
-        throw err;
-      }
+    try {
+      // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
+      if (s.backboneWeights) await loadBackboneWeights(model, s.backboneWeights);
+      // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
+      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 } satisfies LastMeta);
+    } catch (err) {
+      model.dispose();
+      throw err;
     }
-    // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
-    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 });
   }
   await writeState(job.runDir, state);
+  let lastBeat = performance.now();
 
   const optimizer = s.optimizer === 'adam' ? tf.train.adam(s.lr) : tf.train.momentum(s.lr, s.momentum);
   const weights =
@@ -258,6 +391,10 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
             etaSec: Math.max(0, remaining / Math.max(perSec, 1e-9)),
           });
         }
+        if (now - lastBeat > HEARTBEAT_MS) {
+          lastBeat = now;
+          await writeState(job.runDir, state);
+        }
       }
       if (outcome === 'cancelled') break;
 
@@ -276,31 +413,48 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
         seconds: (performance.now() - epochStart) / 1000,
         best,
       };
-      await appendFile(join(job.runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: epoch + 1 });
+      // The best checkpoint's validation, per class, for the panel's table and confusion matrix.
+      const evaluation: RunEvaluation | undefined = best
+        ? {
+            epoch: epoch + 1,
+            split: s.valSplit ?? '',
+            inputSize: size,
+            resolution: 'input',
+            checkpoint: 'best',
+            metrics: val!.metrics,
+          }
+        : undefined;
       if (best) {
-        await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
-          epoch: epoch + 1,
-          miou: val!.miou,
-        });
-        // The best checkpoint's validation, per class, for the panel's table and confusion matrix.
-        const evaluation: RunEvaluation = {
-          epoch: epoch + 1,
-          split: s.valSplit ?? '',
-          inputSize: size,
-          resolution: 'input',
-          checkpoint: 'best',
-          metrics: val!.metrics,
-        };
-        await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
         state.bestMiou = val!.miou;
         state.bestEpoch = epoch + 1;
         sinceBest = 0;
       } else {
         sinceBest++;
       }
+      // `last` is the commit point of the epoch: it carries what the files after it hold, so a resume
+      // can restore them whatever a kill cut short (restoreResumePoint).
+      const meta: LastMeta = {
+        epoch: epoch + 1,
+        record,
+        bestMiou: state.bestMiou,
+        bestEpoch: state.bestEpoch,
+        ...(evaluation ? { evaluation } : {}),
+      };
+      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { ...meta });
+      if (evaluation) {
+        await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
+          epoch: epoch + 1,
+          miou: val!.miou,
+        });
+        await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
+      }
+      const metricsPath = join(job.runDir, 'metrics.jsonl');
+      await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
+        throw writeError(metricsPath, err);
+      });
       state.epoch = epoch + 1;
       await writeState(job.runDir, state);
+      lastBeat = performance.now();
       hooks.progress({ kind: 'epoch', runId, record });
       if (s.patience !== null && val !== null && sinceBest >= s.patience) {
         outcome = 'stopped-early';
@@ -310,11 +464,6 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     state = { ...state, status: outcome, endedAt: new Date().toISOString() };
     await writeState(job.runDir, state);
     return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
-  } catch (err) {
-    const message = describeFailure(err);
-    state = { ...state, status: 'failed', endedAt: new Date().toISOString(), error: message };
-    await writeState(job.runDir, state);
-    throw message === (err as Error).message ? err : new Error(message, { cause: err });
   } finally {
     optimizer.dispose();
     weights?.dispose();

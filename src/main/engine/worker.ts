@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
+import { WorkbenchError } from '../../shared/errors';
 
 interface Port {
   post(message: EngineMessage): void;
@@ -36,6 +37,11 @@ function connect(): Port {
     };
   }
   if (!process.send) throw new Error('the engine must be started by Segscope (no IPC channel)');
+  // Ctrl+C in a terminal reaches the whole process group; the CLI turns it into a cancel at the next
+  // batch, so the engine must not die of it. When the parent itself dies, the engine goes too, and
+  // the run it leaves reads as interrupted.
+  process.on('SIGINT', () => undefined);
+  process.on('disconnect', () => process.exit(1));
   return {
     post: (m) => process.send!(m),
     onMessage: (h) => process.on('message', (m) => h(m as EngineRequest)),
@@ -233,6 +239,7 @@ port.onMessage((req) => {
         id: req.id,
         ok: false,
         error: err instanceof Error ? err.message : String(err),
+        ...(err instanceof WorkbenchError ? { code: err.code } : {}),
       }),
   );
 });

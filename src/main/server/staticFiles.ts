@@ -36,12 +36,22 @@ export async function sendFile(
     return;
   }
   res.writeHead(200, { 'content-type': contentType(file), 'content-length': info.size, ...headers });
-  createReadStream(file).pipe(res);
+  const stream = createReadStream(file);
+  // A file removed or unreadable after the stat must end this response, not the server.
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
-/** Maps a URL path to a file under `dir`, or null when it would escape it. */
+/** Maps a URL path to a file under `dir`, or null when it would escape it or cannot be decoded. */
 export function staticPath(dir: string, urlPath: string): string | null {
-  const rel = normalize(decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath);
+  } catch {
+    return null; // a malformed escape names no file
+  }
+  if (decoded.includes('\0')) return null;
+  const rel = normalize(decoded);
   const file = join(dir, rel);
   return file === dir || file.startsWith(dir + sep) ? file : null;
 }

@@ -6,7 +6,7 @@ import { VOID_INDEX } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
 import type { Dataset } from './dataset';
 import { imageSize } from './imageFiles';
-import { decodeLabelFile } from './labels';
+import { decodeLabelFile, labelHeaderSize } from './labels';
 
 /** Checks the labels of `ds`; `onProgress` hears (done, total) now and then. */
 export async function checkDataset(
@@ -37,14 +37,19 @@ export async function checkDataset(
   for (const id of labelled) {
     const path = ds.labelPath(id);
     try {
-      const [label, size] = await Promise.all([decodeLabelFile(path, palette), imageSize(ds.imagePath(id))]);
-      if (label.width !== size.width || label.height !== size.height) {
+      // The image's size first: a label of another size is reported from its header, never decoded.
+      const size = await imageSize(ds.imagePath(id));
+      const header = await labelHeaderSize(path);
+      if (header && (header.width !== size.width || header.height !== size.height)) {
         problems.push({
           id,
           kind: 'size-mismatch',
-          message: `${path}: the label is ${label.width}×${label.height} but its image is ${size.width}×${size.height}`,
+          message: `${path}: the label is ${header.width}×${header.height} but its image is ${size.width}×${size.height}`,
         });
+        if (++done % 50 === 0) onProgress?.(done, labelled.length);
+        continue;
       }
+      const label = await decodeLabelFile(path, palette);
       const hist = labelHistogram(label.indices);
       if (isBinaryMask(hist)) {
         problems.push({

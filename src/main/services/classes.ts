@@ -10,6 +10,7 @@ import {
   type ClassDef,
 } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
+import { assertRealInside } from './safePath';
 import type { ClassEdit } from './workspace';
 
 /** Where the class list came from, for the UI and `segscope info`. */
@@ -31,6 +32,7 @@ export async function loadBaseClasses(root: string): Promise<{ classes: ClassDef
     ['class_names.txt', parseClassNamesTxt],
   ] as const;
   for (const [file, parse] of parsers) {
+    await assertRealInside(root, join(root, file)); // a class file linked from elsewhere is refused
     const text = await readOptional(join(root, file));
     if (text === null) continue;
     try {

@@ -98,7 +98,8 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
     'weights:download': async ({ kind }) => {
-      const dest = join(session.dataset.workspace.dir, 'weights', KERAS_WEIGHTS[kind].file);
+      const workspace = session.dataset.workspace;
+      const dest = await workspace.inside(join(workspace.dir, 'weights', KERAS_WEIGHTS[kind].file));
       // A file downloaded before was checked against Keras's MD5 when it was written.
       if (
         await stat(dest).then(

@@ -5,20 +5,32 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { WorkbenchError } from '../../shared/errors';
 import { writeFileAtomic } from './atomicFile';
+import { MAX_IMAGE_PIXELS } from './limits';
+
+/** The pixel limit, as said in every refusal. */
+export function describePixelLimit(): string {
+  return `over the limit of ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} pixels (8192×8192) that Segscope accepts`;
+}
 
 export const THUMB_SIZE = 160;
 
-/** Width and height of an image, read from its header only. */
+/** Width and height of an image, read from its header only; an image over the pixel limit is refused. */
 export async function imageSize(path: string): Promise<{ width: number; height: number }> {
+  let size: { width: number; height: number };
   try {
-    const meta = await sharp(path).metadata();
+    // sharp's own limit would refuse a huge header with a vaguer message; ours is checked below.
+    const meta = await sharp(path, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no size in the header');
-    return { width: meta.width, height: meta.height };
+    size = { width: meta.width, height: meta.height };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code ? `cannot be read (${code})` : `is not a readable image (${(err as Error).message})`;
     throw new WorkbenchError('bad-file', `${path}: ${why}`);
   }
+  if (size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new WorkbenchError('bad-file', `${path}: is ${size.width}×${size.height}, ${describePixelLimit()}`);
+  }
+  return size;
 }
 
 const inFlight = new Map<string, Promise<string>>();

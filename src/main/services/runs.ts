@@ -1,19 +1,80 @@
 // Training runs of a dataset, as kept under `<dataset>/.segscope/runs/<run-id>/`: reading them for the
-// panel and making the folder of a new one. Plain Node, main process.
+// panel (a run whose process is gone reads as `interrupted`), and making the folder of a new one.
+// Plain Node, main process.
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
+import { assertRealInside } from './safePath';
 import { WORKSPACE_DIR } from './workspace';
 
 export function runsDir(root: string): string {
   return join(root, WORKSPACE_DIR, 'runs');
 }
 
-/** A new run id: the start time and the model, sortable, safe as a folder name. */
+/** The runs folder of the dataset at `root`, refused when a link leads it outside the dataset. */
+export async function safeRunsDir(root: string): Promise<string> {
+  const dir = runsDir(root);
+  await assertRealInside(root, dir);
+  return dir;
+}
+
+/**
+ * A new run id: the start time to the millisecond, the model and a random tag, sortable, safe as a
+ * folder name. The tag keeps two runs started in the same millisecond apart.
+ */
 export function newRunId(model: string, now = new Date()): string {
-  return `${now.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-${model.replace(/[^A-Za-z0-9-]/g, '')}`;
+  const time = now.toISOString().replace(/[:.]/g, '-').slice(0, 23);
+  return `${time}-${model.replace(/[^A-Za-z0-9-]/g, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Makes the folder of a new run under `parent` with a fresh id; never reuses an existing folder. */
+export async function createRunDir(parent: string, model: string): Promise<{ id: string; dir: string }> {
+  await mkdir(parent, { recursive: true });
+  for (;;) {
+    const id = newRunId(model);
+    const dir = join(parent, id);
+    try {
+      await mkdir(dir); // not recursive: fails when another run took this id
+      return { id, dir };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** A live run refreshes its heartbeat well within this; one silent for longer is taken as dead. */
+export const STALE_MS = 30 * 60_000;
+
+/** Whether process `pid` exists on this machine. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * The status to show for a run's state: `running` only while the process that writes it is alive
+ * (and has said so within {@link STALE_MS}); otherwise `interrupted`, which can be resumed.
+ */
+export function liveStatus(state: RunState, now = Date.now()): RunState['status'] {
+  if (state.status !== 'running') return state.status;
+  const beat = Date.parse(state.heartbeatAt ?? state.startedAt);
+  if (!Number.isFinite(beat) || now - beat > STALE_MS) return 'interrupted';
+  if (typeof state.pid !== 'number') return 'interrupted'; // written by a version without owners
+  if (state.host && state.host !== hostname()) return 'running'; // only the heartbeat can tell
+  return processAlive(state.pid) ? 'running' : 'interrupted';
+}
+
+/** The owner fields of a state written by this process. */
+export function ownedHere(): Pick<RunState, 'pid' | 'host' | 'heartbeatAt'> {
+  return { pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -56,17 +117,19 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
     id,
     dir,
     settings: job.settings,
-    // A run whose engine has not written its state yet is starting.
-    state: state ?? {
-      status: 'running',
-      epoch: 0,
-      bestMiou: null,
-      bestEpoch: null,
-      backend: null,
-      startedAt: '',
-      endedAt: null,
-      error: null,
-    },
+    // state.json is written before config.json, so a run without one was cut short before it began.
+    state: state
+      ? { ...state, status: liveStatus(state) }
+      : {
+          status: 'interrupted',
+          epoch: 0,
+          bestMiou: null,
+          bestEpoch: null,
+          backend: null,
+          startedAt: '',
+          endedAt: null,
+          error: null,
+        },
     epochs,
     hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
     hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
@@ -76,7 +139,7 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
 
 /** Every run of the dataset at `root`, newest first. */
 export async function listRuns(root: string): Promise<RunSummary[]> {
-  const dir = runsDir(root);
+  const dir = await safeRunsDir(root);
   const names = await readdir(dir).catch(() => [] as string[]);
   const runs = await Promise.all(names.map((name) => readRun(join(dir, name), name)));
   return runs.filter((r): r is RunSummary => r !== null).sort((a, b) => (a.id < b.id ? 1 : -1));
@@ -87,21 +150,68 @@ export async function runFolder(root: string, id: string): Promise<string> {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id) || id.startsWith('.')) {
     throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
   }
-  const dir = join(runsDir(root), id);
+  const dir = join(await safeRunsDir(root), id);
+  await assertRealInside(root, dir);
   if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
   return dir;
 }
 
-/** Records in a run's state that main cancelled it by stopping the engine. */
-export async function markRunCancelled(dir: string): Promise<void> {
+/**
+ * Records how a run ended when its engine could not (it was stopped or died, or it failed before it
+ * wrote a state): only a state still `running` is changed.
+ */
+export async function markRunEnded(
+  dir: string,
+  status: 'cancelled' | 'failed' | 'interrupted',
+  error: string | null = null,
+): Promise<void> {
   const path = join(dir, 'state.json');
-  const state = JSON.parse(await readFile(path, 'utf8')) as RunState;
-  if (state.status !== 'running') return;
-  await writeJsonAtomic(path, { ...state, status: 'cancelled', endedAt: new Date().toISOString() });
+  const state = await readJson<RunState>(path);
+  if (state && state.status !== 'running') return;
+  const base: RunState = state ?? {
+    status: 'running',
+    epoch: 0,
+    bestMiou: null,
+    bestEpoch: null,
+    backend: null,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    error: null,
+  };
+  await writeJsonAtomic(path, { ...base, status, error, endedAt: new Date().toISOString(), pid: null });
 }
 
-export async function makeRunDir(root: string, id: string): Promise<string> {
-  const dir = join(runsDir(root), id);
-  await mkdir(dir, { recursive: true });
-  return dir;
+/** Records in a run's state that main cancelled it by stopping the engine. */
+export function markRunCancelled(dir: string): Promise<void> {
+  return markRunEnded(dir, 'cancelled');
+}
+
+/** The job in a run's `config.json`; a missing or damaged one is `bad-file`, naming the file. */
+export async function readRunConfig(dir: string): Promise<TrainJob> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new WorkbenchError('bad-file', `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    const job = JSON.parse(text) as TrainJob;
+    if (!job || typeof job !== 'object' || !job.settings || typeof job.settings.model !== 'string')
+      throw new Error('it has no settings.model');
+    return job;
+  } catch (err) {
+    throw new WorkbenchError('bad-file', `${path}: is not a run configuration (${(err as Error).message})`);
+  }
+}
+
+/** Throws `conflict` when the run in `dir` is still being trained by a live process. */
+export async function assertNotRunning(dir: string): Promise<void> {
+  const state = await readJson<RunState>(join(dir, 'state.json'));
+  if (state && liveStatus(state) === 'running') {
+    throw new WorkbenchError(
+      'conflict',
+      `${dir}: is still being trained by process ${state.pid}; cancel it before resuming`,
+    );
+  }
 }

@@ -82,6 +82,6 @@ export class WorkbenchSession {
     const ds = this.dataset;
     const image = ds.imagePath(id);
     await assertRealInside(ds.root, image);
-    return kind === 'image' ? image : thumbnail(image, ds.workspace.thumbPath(id));
+    return kind === 'image' ? image : thumbnail(image, await ds.workspace.inside(ds.workspace.thumbPath(id)));
   }
 }

@@ -1,7 +1,6 @@
 // Training from main: turns the user's settings and the open dataset into an engine job, relays its
 // progress as events, and cancels within 2 s even when a step takes longer, by stopping the engine
 // (the run keeps its last checkpoint). Plain Node, main process.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_TRAIN_SETTINGS,
@@ -12,8 +11,16 @@ import {
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
-import type { EngineHost } from './engineHost';
-import { makeRunDir, markRunCancelled, newRunId, runFolder } from './runs';
+import { EngineStoppedError, type EngineHost } from './engineHost';
+import {
+  assertNotRunning,
+  createRunDir,
+  markRunEnded,
+  ownedHere,
+  readRunConfig,
+  runFolder,
+  safeRunsDir,
+} from './runs';
 import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
@@ -75,13 +82,13 @@ export class TrainingService {
       ...partial,
       augment: { ...DEFAULT_TRAIN_SETTINGS.augment, ...partial.augment },
     };
-    const runId = newRunId(settings.model);
     this.assertIdle();
-    const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
-    await makeRunDir(ds.root, runId);
+    // Checked before a folder exists, so a bad split leaves nothing behind.
+    this.makeJob(ds, settings, '', false);
+    const { id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model);
+    const job = this.makeJob(ds, settings, dir, false);
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
-    // the engine has built the model.
-    await writeJsonAtomic(join(job.runDir, 'config.json'), job);
+    // the engine has built the model. The state first, naming this process until the engine takes over.
     const state: RunState = {
       status: 'running',
       epoch: 0,
@@ -91,8 +98,10 @@ export class TrainingService {
       startedAt: new Date().toISOString(),
       endedAt: null,
       error: null,
+      ...ownedHere(),
     };
     await writeJsonAtomic(join(job.runDir, 'state.json'), state);
+    await writeJsonAtomic(join(job.runDir, 'config.json'), job);
     return this.launch(job, runId);
   }
 
@@ -100,7 +109,8 @@ export class TrainingService {
     const ds = this.session.dataset;
     this.assertIdle();
     const dir = await runFolder(ds.root, runId);
-    const previous = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob;
+    await assertNotRunning(dir);
+    const previous = await readRunConfig(dir);
     return this.launch({ ...previous, runDir: dir, resume: true }, runId);
   }
 
@@ -110,7 +120,15 @@ export class TrainingService {
   }
 
   private async launch(job: TrainJob, runId: string): Promise<{ runId: string }> {
-    if (this.engine.getStatus().state !== 'ready') await this.engine.start(job.settings.backend);
+    if (this.engine.getStatus().state !== 'ready') {
+      try {
+        await this.engine.start(job.settings.backend);
+      } catch (err) {
+        // Nothing will train this run: say so in it rather than leave it `running`.
+        await markRunEnded(job.runDir, 'failed', (err as Error).message).catch(() => undefined);
+        throw err;
+      }
+    }
     const done = this.engine
       .request({ type: 'train', job }, (progress) => {
         if (progress.kind !== 'items') this.session.emit('training:progress', progress);
@@ -118,13 +136,16 @@ export class TrainingService {
       .then(
         (result) => this.session.emit('training:finished', { runId, status: result.status, error: null }),
         async (err: Error) => {
-          const cancelled = this.cancelling;
-          if (cancelled) await markRunCancelled(job.runDir).catch(() => undefined);
-          this.session.emit('training:finished', {
-            runId,
-            status: cancelled ? 'cancelled' : 'failed',
-            error: cancelled ? null : err.message,
-          });
+          // The engine records its own failures; what it cannot record is main's to: a cancel by
+          // stopping it, or its death, which leaves the run interrupted and resumable.
+          const status = this.cancelling
+            ? 'cancelled'
+            : err instanceof EngineStoppedError
+              ? 'interrupted'
+              : 'failed';
+          const error = status === 'cancelled' ? null : err.message;
+          await markRunEnded(job.runDir, status, error).catch(() => undefined);
+          this.session.emit('training:finished', { runId, status, error });
         },
       )
       .finally(() => {

@@ -1,13 +1,13 @@
 // The viewer's requests: segment an image of the open dataset with one of its runs, and Grad-CAM per
 // class and layer, through the engine. Resolves ids to files here, so the engine only sees paths
 // inside the dataset. Plain Node, main process.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CamMethod, CamResult, SegmentResult } from '../../shared/api';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
-import { runFolder } from './runs';
+import { readRunConfig, runFolder } from './runs';
 import { assertRealInside } from './safePath';
 import type { WorkbenchSession } from './session';
 
@@ -37,7 +37,7 @@ export class ViewerService {
     const runDir = await runFolder(ds.root, req.runId);
     const image = ds.imagePath(req.imageId);
     await assertRealInside(ds.root, image);
-    const job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    const job = await readRunConfig(runDir);
     // Without a choice: the best checkpoint when there is one (a run without validation has only last).
     const has = (name: CheckpointName) =>
       stat(join(runDir, 'checkpoints', name, 'model.json')).then(

@@ -3,6 +3,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WorkbenchError } from '../../shared/errors';
+import { assertRealInside } from './safePath';
 
 /** Image file extensions a VOC-layout dataset may use, lower case. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'] as const;
@@ -107,7 +108,10 @@ export async function indexVocRoot(root: string): Promise<VocIndex> {
   const splits = new Map<string, string[]>();
   const splitDir = join(root, SPLIT_DIR);
   if (await isDir(splitDir)) {
+    await assertRealInside(root, splitDir);
     for (const file of (await listDir(splitDir)).filter((f) => f.endsWith('.txt')).sort()) {
+      // A split file linked to a file elsewhere would show that file's lines in answers.
+      await assertRealInside(root, join(splitDir, file));
       const text = await readFile(join(splitDir, file), 'utf8').catch((err: NodeJS.ErrnoException) => {
         throw new WorkbenchError('bad-file', `${join(splitDir, file)}: cannot be read (${err.code})`);
       });

@@ -1,11 +1,12 @@
 // The dataset's workspace, `<dataset>/.segscope/`: review status, class edits and which labels
 // Segscope created, each a small JSON file written atomically. Plain Node, main process.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ReviewStatus } from '../../shared/api';
 import type { Rgb } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
 import { sweepTempFiles, writeJsonAtomic } from './atomicFile';
+import { assertRealInside } from './safePath';
 
 /** A user's rename or recolour of one class; kept here, never written into the labels. */
 export interface ClassEdit {
@@ -57,9 +58,32 @@ export class Workspace {
     this.created = new Set(labels.created);
   }
 
-  /** Reads the workspace of `root`; a dataset opened for the first time gets an empty one. */
+  /** The dataset root this workspace belongs to. */
+  get root(): string {
+    return dirname(this.dir);
+  }
+
+  /**
+   * Checks, just before a write, that `path` in the workspace still leads inside the dataset (a link
+   * may have been made since it was opened); resolves to the path.
+   */
+  async inside(path: string): Promise<string> {
+    await assertRealInside(this.root, path);
+    return path;
+  }
+
+  /**
+   * Reads the workspace of `root`; a dataset opened for the first time gets an empty one. A workspace
+   * (or a file in it) that is a link to somewhere outside the dataset is refused: Segscope's writes
+   * must stay inside the dataset (DESIGN.md).
+   */
   static async load(root: string): Promise<Workspace> {
     const dir = join(root, WORKSPACE_DIR);
+    await Promise.all(
+      [dir, ...['review.json', 'classes.json', 'labels.json'].map((f) => join(dir, f))].map((p) =>
+        assertRealInside(root, p),
+      ),
+    );
     const [review, classes, labels] = await Promise.all([
       readJson<ReviewFile>(join(dir, 'review.json'), { version: 1, done: [] }),
       readJson<ClassesFile>(join(dir, 'classes.json'), { version: 1, edits: {} }),
@@ -78,7 +102,7 @@ export class Workspace {
       if (status === 'done') this.done.add(id);
       else this.done.delete(id);
     }
-    await writeJsonAtomic(join(this.dir, 'review.json'), {
+    await writeJsonAtomic(await this.inside(join(this.dir, 'review.json')), {
       version: 1,
       done: [...this.done].sort(),
     } satisfies ReviewFile);
@@ -91,7 +115,10 @@ export class Workspace {
   async editClass(index: number, edit: ClassEdit): Promise<void> {
     this.edits.set(index, { ...this.edits.get(index), ...edit });
     const edits = Object.fromEntries([...this.edits].map(([k, v]) => [String(k), v]));
-    await writeJsonAtomic(join(this.dir, 'classes.json'), { version: 1, edits } satisfies ClassesFile);
+    await writeJsonAtomic(await this.inside(join(this.dir, 'classes.json')), {
+      version: 1,
+      edits,
+    } satisfies ClassesFile);
   }
 
   wasCreated(id: string): boolean {
@@ -100,7 +127,7 @@ export class Workspace {
 
   async markCreated(id: string): Promise<void> {
     this.created.add(id);
-    await writeJsonAtomic(join(this.dir, 'labels.json'), {
+    await writeJsonAtomic(await this.inside(join(this.dir, 'labels.json')), {
       version: 1,
       created: [...this.created].sort(),
     } satisfies LabelsFile);

@@ -1,19 +1,24 @@
 // `segscope train`: trains in a forked engine process on a dataset, printing progress, and writes the
-// run folder (DESIGN.md). Ctrl+C cancels at the next batch and keeps the last checkpoint. CLI process.
+// run folder (DESIGN.md). Ctrl+C cancels at the next batch, keeps the last checkpoint, marks the run
+// cancelled and exits 130; a second Ctrl+C stops the engine at once. CLI process.
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
-import { EngineHost, forkSpawner } from '../../services/engineHost';
-import { newRunId, runsDir } from '../../services/runs';
+import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
+import {
+  assertNotRunning,
+  createRunDir,
+  markRunEnded,
+  readRunConfig,
+  safeRunsDir,
+} from '../../services/runs';
 import { TrainingService } from '../../services/training';
 import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
 import { engineEntry } from '../paths';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
 function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -22,7 +27,11 @@ function numberOption(value: string | undefined, name: string): number | undefin
   return n;
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+/** Exit status of a run cancelled with Ctrl+C, as shells report a command ended by SIGINT. */
+export const EXIT_CANCELLED = 130;
+
+/** `spawn` starts the engine; tests give it the engine bundle they built. */
+export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promise<number> {
   const { values } = usage(() =>
     parseArgs({
       args: argv,
@@ -66,13 +75,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
 
   const session = new WorkbenchSession();
-  const host = new EngineHost(forkSpawner(engineEntry));
+  const host = new EngineHost(spawn ?? forkSpawner(engineEntry));
   const training = new TrainingService(session, host);
   let job: TrainJob;
   if (values.resume) {
     const dir = resolve(values.resume);
+    await assertNotRunning(dir);
     job = {
-      ...(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob),
+      ...(await readRunConfig(dir)),
       runDir: dir,
       resume: true,
     };
@@ -99,8 +109,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...(values.seed ? { seed: intOption(values.seed, 'seed', 0, 2 ** 31)! } : {}),
       backboneWeights,
     };
-    const runDir = values.out ? resolve(values.out) : join(runsDir(ds.root), newRunId(settings.model));
-    await mkdir(dirname(runDir), { recursive: true });
+    training.makeJob(ds, settings, '', false); // a bad split fails here, before any folder is made
+    let runDir: string;
+    if (values.out) {
+      runDir = resolve(values.out);
+      await mkdir(dirname(runDir), { recursive: true });
+    } else {
+      runDir = (await createRunDir(await safeRunsDir(ds.root), settings.model)).dir;
+    }
     job = training.makeJob(ds, settings, runDir, false);
   }
   await mkdir(job.runDir, { recursive: true });
@@ -113,11 +129,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (!job.resume && job.settings.backboneWeights)
     log(`backbone weights from ${job.settings.backboneWeights}`);
   let cancelled = false;
-  process.once('SIGINT', () => {
-    cancelled = true;
-    log('cancelling at the next batch…');
-    void host.request({ type: 'cancel' });
-  });
+  const onSigint = (): void => {
+    if (!cancelled) {
+      cancelled = true;
+      log('cancelling at the next batch… (Ctrl+C again to stop at once)');
+      void host.request({ type: 'cancel' }).catch(() => undefined);
+      return;
+    }
+    log('stopping the engine now; the run keeps its last checkpoint');
+    host.kill('cancelled with a second Ctrl+C');
+  };
+  process.on('SIGINT', onSigint);
   try {
     const result = await host.request({ type: 'train', job }, (p) => {
       if (p.kind === 'step') {
@@ -143,8 +165,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
       log(
         `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
       );
-    return result.status === 'cancelled' || cancelled ? 1 : 0;
+    return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
+  } catch (err) {
+    // What the engine could not write itself: a cancel that had to stop it, or its death.
+    const status = cancelled ? 'cancelled' : err instanceof EngineStoppedError ? 'interrupted' : 'failed';
+    await markRunEnded(job.runDir, status, status === 'cancelled' ? null : (err as Error).message).catch(
+      () => undefined,
+    );
+    if (cancelled) {
+      log(`cancelled: the run keeps its last checkpoint in ${job.runDir}`);
+      return EXIT_CANCELLED;
+    }
+    throw err;
   } finally {
+    process.off('SIGINT', onSigint);
     host.kill('the command finished');
   }
 }

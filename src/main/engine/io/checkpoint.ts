@@ -1,23 +1,53 @@
 // Saves and loads a model as a tfjs `model.json` plus one `weights.bin`, with plain fs, so checkpoints
 // work on every backend (tfjs-node's file:// handler exists only when tfjs-node loads). Each file is
 // written to a temporary name and renamed, so a crash mid-save leaves the previous checkpoint whole.
-// Engine process.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+// Every failure names the file and what is wrong with it. Engine process.
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { WorkbenchError } from '../../../shared/errors';
 
-/** Writes a file through a temporary name and a rename, so readers see the old or the new file whole. */
+/** `path: cannot be written (ENOSPC: …)`, for a failed write or folder creation. */
+export function writeError(path: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const why =
+    e.code === 'ENOSPC'
+      ? 'the disk is full'
+      : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
+        ? 'no permission to write there (or a read-only disk)'
+        : (e.message ?? String(err));
+  return new Error(`${path}: cannot be written (${e.code ? `${e.code}: ` : ''}${why})`, { cause: err });
+}
+
+/** Makes folder `dir`; a failure names it. */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw writeError(dir, err);
+  }
+}
+
+/**
+ * Writes a file through a temporary name and a rename, so readers see the old or the new file whole.
+ * A failed write (a full disk) removes the temporary file, which would otherwise keep the disk full.
+ */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw writeError(path, err);
   }
-  await rename(temp, path);
 }
 
 /** Writes `model` into `dir` (created when missing): `model.json` and `weights.bin`. */
@@ -26,7 +56,7 @@ export async function saveCheckpoint(
   dir: string,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData;
@@ -58,33 +88,86 @@ export async function saveCheckpoint(
   );
 }
 
-/** The model in `dir`, with its saved metadata. */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+
+/** Bytes the weights of a manifest take in `weights.bin`. */
+function manifestBytes(specs: tf.io.WeightsManifestEntry[]): number {
+  return specs.reduce((sum, w) => {
+    if (w.quantization) throw new Error(`weight ${w.name} is quantized, which Segscope never writes`);
+    const per = DTYPE_BYTES[w.dtype];
+    if (per === undefined) throw new Error(`weight ${w.name} has an unknown dtype ${w.dtype}`);
+    return sum + w.shape.reduce((n, d) => n * d, 1) * per;
+  }, 0);
+}
+
+/**
+ * The model in `dir`, with its saved metadata.
+ *
+ * @throws WorkbenchError `bad-file` naming `model.json` or `weights.bin` and what is wrong with it: missing,
+ *   not JSON, a manifest or topology that does not build, or weights shorter or longer than the manifest.
+ */
 export async function loadCheckpoint(
   dir: string,
 ): Promise<{ model: tfl.LayersModel; meta: Record<string, unknown> }> {
+  const jsonPath = join(dir, 'model.json');
+  const weightsPath = join(dir, 'weights.bin');
   let json: {
     modelTopology: object;
     weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
     userDefinedMetadata?: Record<string, unknown>;
   };
   try {
-    json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    json = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (err) {
-    throw new Error(
-      `${join(dir, 'model.json')}: cannot be read as a tfjs model (${(err as Error).message})`,
-      {
-        cause: err,
-      },
+    const e = err as NodeJS.ErrnoException;
+    throw new WorkbenchError(
+      'bad-file',
+      `${jsonPath}: cannot be read as a tfjs model (${e.code ? `${e.code}` : e.message})`,
     );
   }
-  const weights = await readFile(join(dir, 'weights.bin'));
+  let expected: number;
+  try {
+    if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest))
+      throw new Error('no modelTopology or weightsManifest');
+    expected = manifestBytes(json.weightsManifest.flatMap((m) => m.weights));
+  } catch (err) {
+    throw new WorkbenchError(
+      'bad-file',
+      `${jsonPath}: is not a tfjs layers model (${(err as Error).message})`,
+    );
+  }
+  let weights: Buffer;
+  try {
+    weights = await readFile(weightsPath);
+  } catch (err) {
+    throw new WorkbenchError(
+      'bad-file',
+      `${weightsPath}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
+    );
+  }
+  // The manifest fixes the size exactly: fewer bytes is a cut file, more is not what was saved.
+  if (weights.byteLength !== expected) {
+    throw new WorkbenchError(
+      'bad-file',
+      `${weightsPath}: holds ${weights.byteLength} bytes but ${jsonPath} describes ${expected}` +
+        (weights.byteLength < expected ? ' (the file is cut short)' : ' (extra bytes after the weights)'),
+    );
+  }
   const specs = json.weightsManifest.flatMap((m) => m.weights);
-  const model = await tfl.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: specs,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      }),
+    );
+  } catch (err) {
+    throw new WorkbenchError(
+      'bad-file',
+      `${jsonPath}: the model cannot be built from it (${(err as Error).message})`,
+    );
+  }
   return { model, meta: json.userDefinedMetadata ?? {} };
 }

@@ -1,6 +1,6 @@
 // The training loop on real data: unet-small overfits voc-mini on wasm, and the run folder holds what
 // DESIGN.md says. Also cancel between batches and resume from `last`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,31 @@ describe('training on voc-mini', () => {
     expect(resumed).toMatchObject({ status: 'done', epochs: 6 });
     expect(records(j.runDir).map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 120_000);
+
+  it('resumes from the epoch of `last` whatever a kill left behind it, never repeating an epoch', async () => {
+    const j = job({ ...small, epochs: 2 });
+    await train(j, { progress: () => {}, cancelled: () => false, backend: 'wasm' });
+    // As a kill after epoch 2's `last` but before its state (and with a torn third line) leaves it.
+    const statePath = join(j.runDir, 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+    writeFileSync(statePath, JSON.stringify({ ...state, status: 'running', epoch: 1, pid: 999_999_999 }));
+    writeFileSync(
+      join(j.runDir, 'metrics.jsonl'),
+      readFileSync(join(j.runDir, 'metrics.jsonl'), 'utf8') + '{"epo',
+    );
+    // Epoch 2 was the best so far, and the kill came before its `best` was written.
+    expect(state.bestEpoch).toBe(2);
+    rmSync(join(j.runDir, 'checkpoints', 'best'), { recursive: true });
+
+    const resumed = await train(
+      { ...j, resume: true, settings: { ...j.settings, epochs: 3 } },
+      { progress: () => {}, cancelled: () => false, backend: 'wasm' },
+    );
+    expect(resumed).toMatchObject({ status: 'done', epochs: 3 });
+    expect(records(j.runDir).map((e) => e.epoch)).toEqual([1, 2, 3]);
+    // `best` came back from `last`, which held epoch 2's weights.
+    expect(existsSync(join(j.runDir, 'checkpoints', 'best', 'model.json'))).toBe(true);
+  }, 60_000);
 
   it('stops early after `patience` epochs without a better mIoU', async () => {
     const j = job({ ...small, epochs: 40, lr: 1e-9, patience: 2 });

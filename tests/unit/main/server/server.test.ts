@@ -90,7 +90,7 @@ describe('browser transport', () => {
       ws.on('open', () => resolve('open'));
       ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
     });
-    expect(status).toBe('401');
+    expect(status).toBe('403');
   });
 
   it('serves the contract to the renderer client, errors and events included', async () => {

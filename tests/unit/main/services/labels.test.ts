@@ -62,7 +62,7 @@ describe('reading labels', () => {
     expect(label).toMatchObject({ id: ID, width: 500, height: 281, exists: true, source: 'palette' });
     expect(Buffer.from(label.indices).equals(Buffer.from(direct.indices))).toBe(true);
     expect(Buffer.from(label.palette).equals(Buffer.from(vocColormap()))).toBe(true);
-    expect(label.version).toMatch(/^\d+(\.\d+)?-\d+$/);
+    expect(label.version).toMatch(/^\d+(\.\d+)?-\d+-\d+$/);
     expect(label.warnings).toEqual([]);
   });
 

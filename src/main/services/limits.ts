@@ -1,0 +1,17 @@
+// Size limits that keep one file or one request from exhausting memory or stalling the others. The
+// transports derive their frame limits from these. Plain Node, main process.
+
+/**
+ * The most pixels an image or label may have: 8192×8192. Larger images are refused with a message
+ * before anything is decoded (a PNG header can claim 20000×20000 in a few bytes).
+ */
+export const MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/** Room in a frame for the JSON part of a message next to its typed arrays. */
+const FRAME_OVERHEAD = 1024 * 1024;
+
+/**
+ * The largest frame a client may send: a `labels:save` of the largest accepted label (one byte per
+ * pixel) plus its envelope. Nothing else the contract accepts is larger.
+ */
+export const MAX_FRAME_BYTES = MAX_IMAGE_PIXELS + FRAME_OVERHEAD;

@@ -2,6 +2,7 @@
 // over protocols of their own.
 import { app } from 'electron';
 import { fileURLToPath } from 'node:url';
+import { useLabelDecodeWorker } from '../services/labelDecoder';
 import { WorkbenchSession } from '../services/session';
 import { createDesktopApp } from './app';
 import { APP_SCHEME } from './appProtocol';
@@ -11,6 +12,8 @@ import { registerSchemes } from './mediaProtocol';
 registerSchemes(APP_SCHEME);
 const session = new WorkbenchSession();
 session.useEngine(utilitySpawner(fileURLToPath(new URL('./engine.js', import.meta.url))));
+// Label PNGs decode off the main process's event loop, so a huge label never freezes IPC.
+useLabelDecodeWorker(fileURLToPath(new URL('./labelDecoder.js', import.meta.url)));
 const desktop = createDesktopApp(session);
 
 function fail(err: unknown): void {

@@ -283,6 +283,8 @@ export const requests = {
   'training:cancel': empty,
   /** The runs of the open dataset, newest first. */
   'runs:list': empty,
+  /** Deletes a run folder that is not training. Security: the run id must name a run of the open dataset. */
+  'runs:delete': z.object({ runId: runId }).strict(),
   /**
    * Downloads Keras's ImageNet weights ("notop" .h5) into the dataset's workspace, with progress events;
    * resolves to the file's path. Needs internet; fails with a clear message without it.
@@ -333,6 +335,7 @@ export interface Responses {
   'training:resume': { runId: string };
   'training:cancel': { cancelled: boolean };
   'runs:list': RunSummary[];
+  'runs:delete': { deleted: string };
   'weights:download': { path: string };
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;

@@ -1,6 +1,6 @@
 // Training runs of a dataset, as kept under `<dataset>/.segscope/runs/<run-id>/`: reading them for the
 // panel and making the folder of a new one. Plain Node, main process.
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
@@ -103,5 +103,12 @@ export async function markRunCancelled(dir: string): Promise<void> {
 export async function makeRunDir(root: string, id: string): Promise<string> {
   const dir = join(runsDir(root), id);
   await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** Deletes run `id` of the dataset (its whole folder); resolves to the folder deleted. */
+export async function deleteRun(root: string, id: string): Promise<string> {
+  const dir = await runFolder(root, id);
+  await rm(dir, { recursive: true, force: true });
   return dir;
 }

@@ -51,13 +51,15 @@ export class WorkbenchSession {
     let root: string;
     if (found.kind === 'devkit') {
       if (year === undefined) return { kind: 'choose-year', folder: found.folder, years: found.years };
-      if (!found.years.includes(year)) {
+      // `2007` names `VOC2007` as well: people say the year, the folder says VOC.
+      const name = found.years.includes(year) ? year : found.years.find((y) => y === `VOC${year}`);
+      if (!name) {
         throw new WorkbenchError(
           'not-found',
           `${found.folder}: has no dataset ${year} (it has ${found.years.join(', ')})`,
         );
       }
-      root = join(found.folder, year);
+      root = join(found.folder, name);
     } else {
       root = found.root;
     }

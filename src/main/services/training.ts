@@ -10,6 +10,7 @@ import {
   type TrainSettings,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { heapProblem } from '../../shared/trainDefaults';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import type { EngineHost } from './engineHost';
@@ -77,6 +78,8 @@ export class TrainingService {
     };
     const runId = newRunId(settings.model);
     this.assertIdle();
+    const heap = heapProblem(settings, this.engine.getStatus().backend?.name ?? null);
+    if (heap) throw new WorkbenchError('bad-request', heap);
     const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
     await makeRunDir(ds.root, runId);
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before

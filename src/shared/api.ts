@@ -49,6 +49,18 @@ export interface DatasetSummary {
 export type OpenResult =
   { kind: 'opened'; dataset: DatasetSummary } | { kind: 'choose-year'; folder: string; years: string[] };
 
+/** The sub-folders of one folder, for the start screen's folder browser. */
+export interface FolderListing {
+  /** Absolute path of the folder listed. */
+  path: string;
+  /** Its parent, or null at the file system's root. */
+  parent: string | null;
+  /** Names of its sub-folders, hidden ones left out, sorted. */
+  folders: string[];
+  /** True when there were more folders than were listed. */
+  truncated: boolean;
+}
+
 /** One image of the dataset browser. */
 export interface ImageItem {
   id: string;
@@ -219,6 +231,11 @@ export const requests = {
   'dataset:pick': empty,
   /** The dataset open in this session, or null. */
   'dataset:current': empty,
+  /**
+   * The sub-folders of `path` (the home folder when absent), for choosing a dataset without typing its
+   * path. Security: lists folder names only, never files or their contents; token-guarded like every call.
+   */
+  'folders:list': z.object({ path: z.string().max(4096).optional() }).strict(),
   /** A window of the filtered image list. */
   'dataset:list': z
     .object({
@@ -321,6 +338,7 @@ export interface Responses {
   'dataset:open': OpenResult;
   'dataset:pick': OpenResult | null;
   'dataset:current': DatasetSummary | null;
+  'folders:list': FolderListing;
   'dataset:list': ImagePage;
   'dataset:check': CheckReport;
   'dataset:setReview': { updated: number };

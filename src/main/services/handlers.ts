@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
 import { deleteRun, listRuns } from './runs';
+import { listFolders } from './folders';
 import { ViewerService } from './viewer';
 import type { MediaKind, WorkbenchSession } from './session';
 
@@ -50,6 +51,7 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       return path === null ? null : session.open(path);
     },
     'dataset:current': async () => session.summary(),
+    'folders:list': async ({ path }) => listFolders(path),
     'dataset:list': async ({ offset, limit, filter }) => {
       const { total, rows } = session.dataset.list(filter ?? {}, offset, limit);
       const items: ImageItem[] = rows.map((row) => ({

@@ -2,7 +2,14 @@
 // view and kept in a cache, so 17k images never cross the transport at once. Renderer.
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { DatasetSummary, ImageFilter, ImageItem, ReviewStatus } from '../../../shared/api';
+import type {
+  DatasetSummary,
+  FolderListing,
+  ImageFilter,
+  ImageItem,
+  OpenResult,
+  ReviewStatus,
+} from '../../../shared/api';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -83,6 +90,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   async function refresh(): Promise<void> {
     try {
       summary.value = await api()['dataset:current']({});
+      if (summary.value) remember(summary.value);
       selectedId.value = null;
       selectedIndex.value = -1;
       await reload();
@@ -97,20 +105,71 @@ export const useDatasetStore = defineStore('dataset', () => {
     await reload();
   }
 
-  async function open(path: string, year?: string): Promise<void> {
+  // Recent datasets live in this browser's localStorage: the start screen is this person's, and a
+  // server serving several people should not learn what each one opened.
+  const RECENT_KEY = 'segscope.recentDatasets';
+  const RECENT_MAX = 8;
+  function readRecent(): { root: string; name: string }[] {
     try {
-      app.error = null;
-      const result = await api()['dataset:open'](year ? { path, year } : { path });
-      choice.value = result.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+      const list = JSON.parse(globalThis.localStorage?.getItem(RECENT_KEY) ?? '[]') as unknown;
+      return Array.isArray(list) ? (list as { root: string; name: string }[]).filter((r) => r?.root) : [];
+    } catch {
+      return [];
+    }
+  }
+  const recent = ref(readRecent());
+  function remember(ds: DatasetSummary): void {
+    recent.value = [
+      { root: ds.root, name: ds.name },
+      ...recent.value.filter((r) => r.root !== ds.root),
+    ].slice(0, RECENT_MAX);
+    try {
+      globalThis.localStorage?.setItem(RECENT_KEY, JSON.stringify(recent.value));
+    } catch {
+      // storage off: the list just is not kept
+    }
+  }
+  function forget(root: string): void {
+    recent.value = recent.value.filter((r) => r.root !== root);
+    globalThis.localStorage?.setItem(RECENT_KEY, JSON.stringify(recent.value));
+  }
+
+  /** The start screen asked for from the header while a dataset is open. */
+  const startScreen = ref(false);
+
+  function opened(result: OpenResult | null): void {
+    if (result?.kind === 'opened') startScreen.value = false;
+    choice.value = result?.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+    if (result?.kind === 'opened') remember(result.dataset);
+  }
+
+  async function open(path: string, year?: string): Promise<void> {
+    app.error = null;
+    if (!path.trim()) {
+      app.report('Type the path of a dataset folder first, or choose one with the folder browser.');
+      return;
+    }
+    try {
+      opened(await api()['dataset:open'](year ? { path, year } : { path }));
     } catch (err) {
       app.report(err);
     }
   }
 
   async function pick(): Promise<void> {
+    app.error = null;
     try {
-      const result = await api()['dataset:pick']({});
-      choice.value = result?.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+      opened(await api()['dataset:pick']({}));
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  /** The folder browser of the start screen: the folder shown and its sub-folders. */
+  const folders = shallowRef<FolderListing | null>(null);
+  async function browse(path?: string): Promise<void> {
+    try {
+      folders.value = await api()['folders:list'](path ? { path } : {});
     } catch (err) {
       app.report(err);
     }
@@ -185,6 +244,11 @@ export const useDatasetStore = defineStore('dataset', () => {
     setFilter,
     open,
     pick,
+    recent,
+    forget,
+    startScreen,
+    folders,
+    browse,
     selectIndex,
     next,
     previous,

@@ -33,7 +33,7 @@ function problems(page: Page): Promise<string[]> {
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     const ctx = document.createElement('canvas').getContext('2d')!;
-    for (const el of document.querySelectorAll<HTMLElement>('[data-testid]')) {
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-testid]'))) {
       const style = getComputedStyle(el);
       if (style.visibility === 'hidden' || style.display === 'none') continue;
       const r = el.getBoundingClientRect();

@@ -87,14 +87,54 @@ export const useDatasetStore = defineStore('dataset', () => {
     return -1;
   }
 
+  // The image and filters the user was on, per dataset, so that a reload reopens them. localStorage,
+  // like the recent datasets: where this person was is this person's.
+  const viewKey = (root: string) => `segscope.view:${root}`;
+  function saveView(): void {
+    if (!summary.value) return;
+    try {
+      globalThis.localStorage?.setItem(
+        viewKey(summary.value.root),
+        JSON.stringify({ id: selectedId.value, filter: filter.value }),
+      );
+    } catch {
+      // storage off: a reload starts at the first image
+    }
+  }
+  function savedView(root: string): { id: string | null; filter: ImageFilter } {
+    try {
+      const v = JSON.parse(globalThis.localStorage?.getItem(viewKey(root)) ?? 'null') as {
+        id?: unknown;
+        filter?: unknown;
+      } | null;
+      return {
+        id: typeof v?.id === 'string' ? v.id : null,
+        filter: v?.filter && typeof v.filter === 'object' ? (v.filter as ImageFilter) : {},
+      };
+    } catch {
+      return { id: null, filter: {} };
+    }
+  }
+  /** How many pages a reload reads looking for the image the user was on before starting at the first. */
+  const RESTORE_PAGES = 20;
+
   async function refresh(): Promise<void> {
     try {
       summary.value = await api()['dataset:current']({});
       if (summary.value) remember(summary.value);
       selectedId.value = null;
       selectedIndex.value = -1;
+      const view = summary.value ? savedView(summary.value.root) : { id: null, filter: {} };
+      filter.value = view.filter;
       await reload();
-      if (total.value > 0) await selectIndex(0);
+      let index = -1;
+      if (view.id) {
+        for (let page = 0; index < 0 && page < RESTORE_PAGES && page * PAGE_SIZE < total.value; page++) {
+          await fetchPage(page);
+          index = findLoaded(view.id);
+        }
+      }
+      if (total.value > 0) await selectIndex(Math.max(0, index));
     } catch (err) {
       app.report(err);
     }
@@ -102,6 +142,7 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   async function setFilter(next: ImageFilter): Promise<void> {
     filter.value = next;
+    saveView();
     await reload();
   }
 
@@ -186,6 +227,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     if (!item) return;
     selectedIndex.value = index;
     selectedId.value = item.id;
+    saveView();
   }
 
   const next = (): Promise<void> => selectIndex(selectedIndex.value + 1);

@@ -106,6 +106,10 @@ describe('first run from the training panel', () => {
       `first run with the defaults: train loss ${first.toFixed(4)} → ${last.toFixed(4)} in 8 epochs`,
     );
     expect(last).toBeLessThan(first);
+    // The report's confusion matrix shows its percentages and a colour scale.
+    await expect.poll(() => page.getByTestId('confusion-scale').isVisible()).toBe(true);
+    const cells = await page.getByTestId('confusion-cell').allTextContents();
+    expect(cells.some((t) => /^\d+$/.test(t.trim()))).toBe(true);
     await page.screenshot({ path: join(OUTPUT, 'first-run-trained.png') });
   });
 
@@ -122,6 +126,8 @@ describe('first run from the training panel', () => {
       .poll(() => why.textContent())
       .toContain(`settings of run ${await run.getAttribute('data-id')}`);
     expect(await value('train-epochs')).toBe('8');
+    // Its batch losses were kept, so its batch-loss chart is drawn after a reload.
+    expect(Number(await page.getByTestId('train-curves').getAttribute('data-points'))).toBeGreaterThan(0);
   });
 
   it('shows a failed run’s error, keeps it after a reload, and offers Restart and Delete but no Resume', async () => {

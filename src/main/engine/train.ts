@@ -195,6 +195,8 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       }
       const epochStart = performance.now();
       let lossSum = 0;
+      /** Every batch loss of the epoch, kept in `steps.jsonl` so that a past run shows its curve. */
+      const losses: number[] = [];
       for (let step = 0; step < steps; step++) {
         if (hooks.cancelled()) {
           outcome = 'cancelled';
@@ -239,6 +241,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
             `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; try a lower learning rate`,
           );
         lossSum += loss;
+        losses.push(loss);
         imagesDone += ids.length;
         const now = performance.now();
         if (now - lastProgress > 100 || step === steps - 1) {
@@ -277,6 +280,10 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
         best,
       };
       await appendFile(join(job.runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+      await appendFile(
+        join(job.runDir, 'steps.jsonl'),
+        JSON.stringify({ epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) }) + '\n',
+      );
       await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: epoch + 1 });
       if (best) {
         await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {

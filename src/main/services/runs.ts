@@ -2,7 +2,14 @@
 // panel and making the folder of a new one. Plain Node, main process.
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
+import {
+  MAX_BATCH_POINTS,
+  type EpochRecord,
+  type RunEvaluation,
+  type RunState,
+  type RunSummary,
+  type TrainJob,
+} from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import { WORKSPACE_DIR } from './workspace';
@@ -71,7 +78,34 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
     hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
     hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
     evaluation: await readJson<RunEvaluation>(join(dir, 'eval.json')),
+    batchLosses: await readBatchLosses(dir),
   };
+}
+
+/** The run's batch losses by global step, averaged in buckets down to at most MAX_BATCH_POINTS. */
+async function readBatchLosses(dir: string): Promise<{ step: number; loss: number }[]> {
+  const text = await readFile(join(dir, 'steps.jsonl'), 'utf8').catch(() => '');
+  const points: { step: number; loss: number }[] = [];
+  for (const line of text.split('\n')) {
+    let rec: { epoch: number; steps: number; losses: number[] };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      continue; // blank, or cut short by a crash
+    }
+    // A resumed run may repeat an epoch; the later record wins.
+    const first = (rec.epoch - 1) * rec.steps;
+    while (points.length && points.at(-1)!.step > first) points.pop();
+    rec.losses.forEach((loss, i) => points.push({ step: first + i + 1, loss }));
+  }
+  if (points.length <= MAX_BATCH_POINTS) return points;
+  const size = Math.ceil(points.length / MAX_BATCH_POINTS);
+  const out: { step: number; loss: number }[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const bucket = points.slice(i, i + size);
+    out.push({ step: bucket.at(-1)!.step, loss: bucket.reduce((a, p) => a + p.loss, 0) / bucket.length });
+  }
+  return out;
 }
 
 /** Every run of the dataset at `root`, newest first. */

@@ -37,9 +37,15 @@ const loaded = () =>
   expect.poll(() => page.getByTestId('editor-stage').getAttribute('data-loading')).toBe('false');
 
 describe('editor session', () => {
-  it('names the tool in the status line', async () => {
+  it('shows split, label and review badges in the image list, and names the tool in the status line', async () => {
     await expect.poll(() => page.getByTestId('image-item').count()).toBe(5);
     await loaded();
+    const first = page.locator('[data-testid="image-item"][data-id="2007_000032"]');
+    expect(await first.getByTestId('badge-split').allTextContents()).toContain('train');
+    expect(await first.getByTestId('badge-label').textContent()).toBe('label');
+    expect(await first.getByTestId('badge-reviewed').count()).toBe(0);
+    await page.getByTestId('review-toggle').click();
+    await expect.poll(() => first.getByTestId('badge-reviewed').count()).toBe(1);
     const status = page.getByTestId('editor-tool-status');
     await page.getByTestId('editor-stage').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('e');

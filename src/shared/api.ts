@@ -303,6 +303,11 @@ export const requests = {
   /** Deletes a run folder that is not training. Security: the run id must name a run of the open dataset. */
   'runs:delete': z.object({ runId: runId }).strict(),
   /**
+   * Lists a run folder trained elsewhere (`segscope train --out`) with the open dataset's runs. Security:
+   * the folder must hold a run's config.json; it is only read (and, for Inspect, its checkpoints loaded).
+   */
+  'runs:attach': z.object({ path: folderPath }).strict(),
+  /**
    * Downloads Keras's ImageNet weights ("notop" .h5) into the dataset's workspace, with progress events;
    * resolves to the file's path. Needs internet; fails with a clear message without it.
    */
@@ -354,6 +359,7 @@ export interface Responses {
   'training:cancel': { cancelled: boolean };
   'runs:list': RunSummary[];
   'runs:delete': { deleted: string };
+  'runs:attach': { runId: string };
   'weights:download': { path: string };
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;

@@ -8,7 +8,7 @@ import { readLabel, saveLabel } from './labels';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
-import { deleteRun, listRuns } from './runs';
+import { attachRun, deleteRun, listRuns } from './runs';
 import { listFolders } from './folders';
 import { ViewerService } from './viewer';
 import type { MediaKind, WorkbenchSession } from './session';
@@ -93,6 +93,7 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'training:resume': async ({ runId }) => session.training.resume(runId),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
+    'runs:attach': async ({ path }) => ({ runId: await attachRun(session.dataset.root, path) }),
     'runs:delete': async ({ runId }) => {
       if (session.training.running === runId)
         throw new WorkbenchError('conflict', `run ${runId} is training; cancel it before deleting it`);

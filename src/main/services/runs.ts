@@ -1,7 +1,7 @@
 // Training runs of a dataset, as kept under `<dataset>/.segscope/runs/<run-id>/`: reading them for the
 // panel and making the folder of a new one. Plain Node, main process.
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import {
   MAX_BATCH_POINTS,
   type EpochRecord,
@@ -108,12 +108,55 @@ async function readBatchLosses(dir: string): Promise<{ step: number; loss: numbe
   return out;
 }
 
-/** Every run of the dataset at `root`, newest first. */
+/** Every run of the dataset at `root`, its own and those attached from elsewhere, newest first. */
 export async function listRuns(root: string): Promise<RunSummary[]> {
   const dir = runsDir(root);
   const names = await readdir(dir).catch(() => [] as string[]);
-  const runs = await Promise.all(names.map((name) => readRun(join(dir, name), name)));
+  const attached = Object.entries(await readAttached(root));
+  const runs = await Promise.all([
+    ...names.map((name) => readRun(join(dir, name), name)),
+    ...attached.map(([id, path]) => readRun(path, id)),
+  ]);
   return runs.filter((r): r is RunSummary => r !== null).sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/**
+ * Run folders trained elsewhere (`segscope train --out …`) that the user opened with this dataset, by
+ * id: `<dataset>/.segscope/attached-runs.json`. Only folders the user chose are listed here.
+ */
+const ATTACHED_FILE = 'attached-runs.json';
+
+async function readAttached(root: string): Promise<Record<string, string>> {
+  const file = await readJson<{ version: 1; runs: Record<string, string> }>(
+    join(root, WORKSPACE_DIR, ATTACHED_FILE),
+  );
+  return file?.runs ?? {};
+}
+
+/**
+ * Lists the run folder `path`, trained elsewhere, with the dataset's runs; resolves to its id. A folder
+ * of the dataset's own runs resolves to its id as it is. Nothing in the run folder is changed.
+ */
+export async function attachRun(root: string, path: string): Promise<string> {
+  const dir = resolve(path);
+  if (!(await exists(join(dir, 'config.json'))))
+    throw new WorkbenchError('not-found', `${dir}: not a Segscope run folder (it has no config.json)`);
+  const own = relative(runsDir(root), dir);
+  if (own && !own.startsWith('..') && !own.includes('/') && !own.includes('\\')) return own;
+  const runs = await readAttached(root);
+  const known = Object.entries(runs).find(([, p]) => p === dir);
+  if (known) return known[0];
+  const base =
+    basename(dir)
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^\.+/, '') || 'run';
+  let id = base;
+  for (let n = 2; runs[id] || (await exists(join(runsDir(root), id))); n++) id = `${base}-${n}`;
+  await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), {
+    version: 1,
+    runs: { ...runs, [id]: dir },
+  });
+  return id;
 }
 
 /** The folder of run `id` of the dataset; throws when there is no such run. */
@@ -121,7 +164,8 @@ export async function runFolder(root: string, id: string): Promise<string> {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id) || id.startsWith('.')) {
     throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
   }
-  const dir = join(runsDir(root), id);
+  const attached = (await readAttached(root))[id];
+  const dir = attached ?? join(runsDir(root), id);
   if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
   return dir;
 }
@@ -140,9 +184,18 @@ export async function makeRunDir(root: string, id: string): Promise<string> {
   return dir;
 }
 
-/** Deletes run `id` of the dataset (its whole folder); resolves to the folder deleted. */
+/**
+ * Deletes run `id` of the dataset (its whole folder); resolves to the folder. A run attached from
+ * elsewhere is only taken off the list: its folder is not the dataset's to delete.
+ */
 export async function deleteRun(root: string, id: string): Promise<string> {
   const dir = await runFolder(root, id);
+  const runs = await readAttached(root);
+  if (runs[id]) {
+    delete runs[id];
+    await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), { version: 1, runs });
+    return dir;
+  }
   await rm(dir, { recursive: true, force: true });
   return dir;
 }

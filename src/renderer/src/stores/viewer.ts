@@ -69,6 +69,20 @@ export const useViewerStore = defineStore('viewer', () => {
     }
   }
 
+  /** Lists a run folder trained elsewhere with the dataset's runs, and shows it. */
+  async function attach(path: string): Promise<boolean> {
+    try {
+      const { runId: id } = await api()['runs:attach']({ path });
+      await init();
+      runId.value = id;
+      fitCheckpoint();
+      return true;
+    } catch (err) {
+      app.report(err);
+      return false;
+    }
+  }
+
   /** Falls back from `best` to `last` where the run has no best. */
   function fitCheckpoint(): void {
     if (run.value && !run.value.hasBest) checkpoint.value = 'last';
@@ -184,6 +198,7 @@ export const useViewerStore = defineStore('viewer', () => {
     layers,
     defaultLayer,
     init,
+    attach,
     refresh,
     runSweep,
   };

@@ -3,7 +3,14 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deleteRun, listRuns, readRun, runsDir } from '../../../../src/main/services/runs';
+import {
+  attachRun,
+  deleteRun,
+  listRuns,
+  readRun,
+  runFolder,
+  runsDir,
+} from '../../../../src/main/services/runs';
 import { MAX_BATCH_POINTS } from '../../../../src/shared/training';
 import { tempDir } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
@@ -51,5 +58,24 @@ describe('run summaries', () => {
     expect(await listRuns(root)).toEqual([]);
     await expect(deleteRun(root, '../x')).rejects.toThrow('not a run id');
     await expect(deleteRun(root, 'r3')).rejects.toThrow('no such run');
+  });
+
+  it('attaches a run folder from elsewhere, lists it, and on delete only takes it off the list', async () => {
+    const root = tempDir();
+    makeRun(root, 'own', []);
+    const outside = join(tempDir(), 'cli-run');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'config.json'), JSON.stringify(vocMiniJob({}, outside)));
+    expect(await attachRun(root, outside)).toBe('cli-run');
+    expect(await attachRun(root, outside)).toBe('cli-run');
+    expect(await attachRun(root, join(runsDir(root), 'own'))).toBe('own');
+    expect((await listRuns(root)).map((r) => r.id).sort()).toEqual(['cli-run', 'own']);
+    expect(await runFolder(root, 'cli-run')).toBe(outside);
+    await expect(attachRun(root, tempDir())).rejects.toThrow(
+      'not a Segscope run folder (it has no config.json)',
+    );
+    await deleteRun(root, 'cli-run');
+    expect(existsSync(join(outside, 'config.json'))).toBe(true);
+    expect((await listRuns(root)).map((r) => r.id)).toEqual(['own']);
   });
 });

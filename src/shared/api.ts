@@ -68,6 +68,8 @@ export interface ImageItem {
   imageUrl: string;
   /** URL of a small JPEG thumbnail, made on first request and cached in the workspace. */
   thumbUrl: string;
+  /** URL of a small PNG of the label in its class colours; it answers 404 while the image has no label. */
+  maskUrl: string;
   hasLabel: boolean;
   splits: string[];
   review: ReviewStatus;

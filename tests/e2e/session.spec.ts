@@ -44,6 +44,14 @@ describe('editor session', () => {
     expect(await first.getByTestId('badge-split').allTextContents()).toContain('train');
     expect(await first.getByTestId('badge-label').textContent()).toBe('label');
     expect(await first.getByTestId('badge-reviewed').count()).toBe(0);
+    // Each labelled image shows its mask's thumbnail, really loaded through the media URL.
+    await expect
+      .poll(() =>
+        page
+          .getByTestId('mask-thumb')
+          .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth > 0)),
+      )
+      .toEqual([true, true, true, true, true]);
     await page.getByTestId('review-toggle').click();
     await expect.poll(() => first.getByTestId('badge-reviewed').count()).toBe(1);
     const status = page.getByTestId('editor-tool-status');

@@ -25,7 +25,8 @@ export function handleMediaProtocol(session: WorkbenchSession): void {
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
     try {
-      if (url.host !== 'image' && url.host !== 'thumb') throw new Error(`unknown media kind ${url.host}`);
+      if (url.host !== 'image' && url.host !== 'thumb' && url.host !== 'mask')
+        throw new Error(`unknown media kind ${url.host}`);
       const id = decodeURIComponent(url.pathname.slice(1));
       return await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
     } catch (err) {

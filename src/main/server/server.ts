@@ -67,7 +67,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const media = /^\/media\/(image|thumb)\/([^/]+)$/.exec(url.pathname);
+    const media = /^\/media\/(image|thumb|mask)\/([^/]+)$/.exec(url.pathname);
     if (media) {
       let file: string;
       try {

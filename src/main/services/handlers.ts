@@ -58,6 +58,7 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
         ...row,
         imageUrl: ctx.mediaUrl('image', row.id),
         thumbUrl: ctx.mediaUrl('thumb', row.id),
+        maskUrl: ctx.mediaUrl('mask', row.id),
       }));
       return { total, offset, items };
     },

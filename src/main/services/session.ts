@@ -5,6 +5,7 @@ import type { DatasetSummary, EventName, Events, OpenResult } from '../../shared
 import { WorkbenchError } from '../../shared/errors';
 import { Dataset } from './dataset';
 import { thumbnail } from './imageFiles';
+import { maskThumbnail } from './maskThumbs';
 import { EngineHost, type EngineSpawner } from './engineHost';
 import { assertRealInside } from './safePath';
 import { TrainingService } from './training';
@@ -13,7 +14,7 @@ import { findVocRoot } from './vocFolder';
 export type EventSink = <E extends EventName>(event: E, payload: Events[E]) => void;
 
 /** Kinds of bytes the media URL scheme serves. */
-export type MediaKind = 'image' | 'thumb';
+export type MediaKind = 'image' | 'thumb' | 'mask';
 
 export class WorkbenchSession {
   private current: Dataset | null = null;
@@ -82,6 +83,15 @@ export class WorkbenchSession {
   /** The file behind a media URL; ids are looked up in the dataset, never used as paths. */
   async mediaFile(kind: MediaKind, id: string): Promise<string> {
     const ds = this.dataset;
+    if (kind === 'mask') {
+      const label = ds.labelPath(id);
+      await assertRealInside(ds.root, label);
+      return maskThumbnail(
+        label,
+        ds.workspace.thumbPath(id).replace(/\.jpg$/, '.mask.png'),
+        ds.newLabelPalette(),
+      );
+    }
     const image = ds.imagePath(id);
     await assertRealInside(ds.root, image);
     return kind === 'image' ? image : thumbnail(image, ds.workspace.thumbPath(id));

@@ -268,7 +268,16 @@ export const useDatasetStore = defineStore('dataset', () => {
     // Review status may have changed for rows on screen; filtered views must be recomputed.
     void reload();
   });
-  api().on('labels:saved', ({ id }) => patchItem(id, { hasLabel: true }));
+  /** Saves per image in this page's life: appended to mask thumbnail URLs so a saved label shows anew. */
+  const maskVersions = ref(new Map<string, number>());
+  api().on('labels:saved', ({ id }) => {
+    maskVersions.value.set(id, (maskVersions.value.get(id) ?? 0) + 1);
+    patchItem(id, { hasLabel: true });
+  });
+  function maskSrc(item: ImageItem): string {
+    const v = maskVersions.value.get(item.id);
+    return v ? `${item.maskUrl}${item.maskUrl.includes('?') ? '&' : '?'}v=${v}` : item.maskUrl;
+  }
 
   return {
     summary,
@@ -289,6 +298,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     recent,
     forget,
     startScreen,
+    maskSrc,
     folders,
     browse,
     selectIndex,

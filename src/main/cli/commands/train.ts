@@ -152,6 +152,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const log = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
   log(`backend ${info.name}: ${info.reason}`);
   if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
+  if (job.settings.batchSize > job.trainIds.length)
+    log(
+      `note: batch ${job.settings.batchSize} is larger than the ${job.trainIds.length} labelled images of split ${job.settings.split}; each epoch is one step of ${job.trainIds.length}`,
+    );
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
   if (!job.resume && job.settings.backboneWeights)

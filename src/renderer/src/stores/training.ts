@@ -219,6 +219,8 @@ export const useTrainingStore = defineStore('training', () => {
         Object.values(fieldErrors.value)[0] ?? heapError.value ?? `Backbone weights: ${backboneError.value}`;
       return;
     }
+    // A banner about an earlier run's failure has done its job once a new run starts.
+    app.error = null;
     stepPoints.value = [];
     epochPoints.value = [];
     live.value = { state: 'starting', runId: null };

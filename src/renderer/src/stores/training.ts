@@ -173,6 +173,12 @@ export const useTrainingStore = defineStore('training', () => {
     settingsNote.value = `The settings of run ${id}.`;
   }
 
+  // An engine that comes up later (started again after a crash) still gets the form its proposal.
+  watch(
+    () => engine.value.backend?.name,
+    () => setUpForm(),
+  );
+
   const splitSizes = computed(
     () => new Map((dataset.summary?.splits ?? []).map((sp) => [sp.name, sp.count])),
   );

@@ -49,6 +49,18 @@ export interface DatasetSummary {
 export type OpenResult =
   { kind: 'opened'; dataset: DatasetSummary } | { kind: 'choose-year'; folder: string; years: string[] };
 
+/** The sub-folders of one folder, for the start screen's folder browser. */
+export interface FolderListing {
+  /** Absolute path of the folder listed. */
+  path: string;
+  /** Its parent, or null at the file system's root. */
+  parent: string | null;
+  /** Names of its sub-folders, hidden ones left out, sorted. */
+  folders: string[];
+  /** True when there were more folders than were listed. */
+  truncated: boolean;
+}
+
 /** One image of the dataset browser. */
 export interface ImageItem {
   id: string;
@@ -56,6 +68,8 @@ export interface ImageItem {
   imageUrl: string;
   /** URL of a small JPEG thumbnail, made on first request and cached in the workspace. */
   thumbUrl: string;
+  /** URL of a small PNG of the label in its class colours; it answers 404 while the image has no label. */
+  maskUrl: string;
   hasLabel: boolean;
   splits: string[];
   review: ReviewStatus;
@@ -219,6 +233,11 @@ export const requests = {
   'dataset:pick': empty,
   /** The dataset open in this session, or null. */
   'dataset:current': empty,
+  /**
+   * The sub-folders of `path` (the home folder when absent), for choosing a dataset without typing its
+   * path. Security: lists folder names only, never files or their contents; token-guarded like every call.
+   */
+  'folders:list': z.object({ path: z.string().max(4096).optional() }).strict(),
   /** A window of the filtered image list. */
   'dataset:list': z
     .object({
@@ -283,6 +302,13 @@ export const requests = {
   'training:cancel': empty,
   /** The runs of the open dataset, newest first. */
   'runs:list': empty,
+  /** Deletes a run folder that is not training. Security: the run id must name a run of the open dataset. */
+  'runs:delete': z.object({ runId: runId }).strict(),
+  /**
+   * Lists a run folder trained elsewhere (`segscope train --out`) with the open dataset's runs. Security:
+   * the folder must hold a run's config.json; it is only read (and, for Inspect, its checkpoints loaded).
+   */
+  'runs:attach': z.object({ path: folderPath }).strict(),
   /**
    * Downloads Keras's ImageNet weights ("notop" .h5) into the dataset's workspace, with progress events;
    * resolves to the file's path. Needs internet; fails with a clear message without it.
@@ -319,6 +345,7 @@ export interface Responses {
   'dataset:open': OpenResult;
   'dataset:pick': OpenResult | null;
   'dataset:current': DatasetSummary | null;
+  'folders:list': FolderListing;
   'dataset:list': ImagePage;
   'dataset:check': CheckReport;
   'dataset:setReview': { updated: number };
@@ -333,6 +360,8 @@ export interface Responses {
   'training:resume': { runId: string };
   'training:cancel': { cancelled: boolean };
   'runs:list': RunSummary[];
+  'runs:delete': { deleted: string };
+  'runs:attach': { runId: string };
   'weights:download': { path: string };
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;

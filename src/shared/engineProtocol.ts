@@ -2,6 +2,7 @@
 // result, and may send progress for it before. Runs in any process.
 import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
+import type { ModelInfo } from './modelCatalog';
 import type { BackendInfo, BackendPreference, TrainJob, TrainProgress } from './training';
 
 /** Progress of a job over a list of images (predict, eval). */
@@ -25,19 +26,8 @@ export interface CamMap {
   cam: Float32Array;
 }
 
-/** One model the engine can build. */
-export interface ModelInfo {
-  id: string;
-  title: string;
-  /** Parameters for 21 classes. */
-  params: number;
-  /** Input sides must be multiples of this. */
-  sizeMultiple: number;
-  /** Every conv layer, in build order: the Grad-CAM layer picker's list. */
-  convLayers: string[];
-  /** The layer Grad-CAM uses by default: the last encoder conv (`block5_conv3` for the VGG16 models). */
-  camLayer: string;
-}
+/** One model the engine can build: the static catalog entry. */
+export type { ModelInfo };
 
 export type EngineRequest =
   | { id: number; type: 'init'; backend: BackendPreference }

@@ -175,4 +175,12 @@ export interface RunSummary {
   hasLast: boolean;
   hasBest: boolean;
   evaluation: RunEvaluation | null;
+  /**
+   * The batch losses from `steps.jsonl`, by global step (`(epoch - 1) * steps + step`), averaged into at
+   * most `MAX_BATCH_POINTS` points; absent for runs from before it was kept.
+   */
+  batchLosses?: { step: number; loss: number }[];
 }
+
+/** At most this many batch-loss points are listed per run: enough for a chart, small on the wire. */
+export const MAX_BATCH_POINTS = 1000;

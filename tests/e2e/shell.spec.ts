@@ -56,12 +56,12 @@ describe('browser UI', () => {
   it('opens a dataset typed into the path field', async () => {
     const page = await browser.newPage();
     await page.goto(served.url);
-    await page.getByTestId('dataset-path').fill('/definitely/not/here');
+    await page.getByTestId('dataset-path-input').fill('/definitely/not/here');
     await page.getByTestId('dataset-open').click();
     await expect
       .poll(() => page.getByRole('alert').textContent())
       .toContain('/definitely/not/here: no such folder');
-    await page.getByTestId('dataset-path').fill(VOC_MINI);
+    await page.getByTestId('dataset-path-input').fill(VOC_MINI);
     await page.getByTestId('dataset-open').click();
     await expect.poll(() => page.getByTestId('image-item').count()).toBe(5);
     await page.close();

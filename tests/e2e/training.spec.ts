@@ -70,17 +70,20 @@ describe('training panel', () => {
     await page.getByTestId('train-start').click();
     await expect.poll(() => page.getByTestId('run-item').count(), { timeout: 30_000 }).toBe(2);
     // Once the engine has built the model and saved its first checkpoint, training is under way.
-    const started = page
-      .locator('[data-testid="run-item"][data-status="running"]')
-      .getByTestId('run-checkpoints');
-    await expect.poll(() => started.textContent(), { timeout: 60_000 }).toContain('last');
+    const id = await page.locator('[data-testid="run-item"][data-status="running"]').getAttribute('data-id');
+    const last = join(root, '.segscope', 'runs', id!, 'checkpoints', 'last', 'model.json');
+    await expect.poll(() => existsSync(last), { timeout: 60_000 }).toBe(true);
     await page.getByTestId('train-cancel').click();
     await expect
       .poll(() => page.getByTestId('train-ended').textContent(), { timeout: 30_000 })
       .toContain('cancelled');
     const run = page.locator('[data-testid="run-item"][data-status="cancelled"]');
     await expect.poll(() => run.count(), { timeout: 10_000 }).toBe(1);
-    expect(await run.getByTestId('run-checkpoints').textContent()).toContain('last');
+    expect(existsSync(last)).toBe(true);
+    // Cancelled before its first epoch ended, it has nothing learned to resume: Restart instead.
+    expect(await run.getByTestId('run-checkpoints').textContent()).toBe('none');
+    expect(await run.getByTestId('run-resume').count()).toBe(0);
+    expect(await run.getByTestId('run-restart').count()).toBe(1);
   });
 
   it('offers the Keras ImageNet weights for a VGG16 model, and says clearly when it cannot download them', async () => {

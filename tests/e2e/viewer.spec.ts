@@ -103,6 +103,10 @@ describe('viewer', () => {
 
     await page.getByTestId('cam-method').selectOption('hirescam');
     await expect.poll(stamp).toBe(`down2_conv2|${other}|hirescam`);
+    // The pane's title names the method in use, not always Grad-CAM.
+    await expect
+      .poll(() => pane.locator('xpath=..').locator('figcaption').textContent())
+      .toMatch(/^HiResCAM: \w+ @ down2_conv2$/);
     await expect.poll(async () => (await pane.screenshot()).equals(afterLayer)).toBe(false);
   });
 
@@ -124,5 +128,19 @@ describe('viewer', () => {
     await expect.poll(() => cells.count(), { timeout: 60_000 }).toBe(10);
     expect(await cells.first().locator('figcaption').textContent()).toBe('down1_conv1');
     expect(await cells.last().locator('figcaption').textContent()).toBe('bottom_conv2');
+    // The sweep says which class and method it shows, and its button is not left pressed.
+    const cls = await page
+      .getByTestId('cam-class')
+      .evaluate((s) => (s as HTMLSelectElement).selectedOptions[0]!.text);
+    expect(await page.getByTestId('cam-sweep-title').textContent()).toBe(
+      `HiResCAM of ${cls.replace(/ \(.*$/, '')}, layer by layer`,
+    );
+    expect(await page.getByTestId('cam-sweep').isEnabled()).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null)).not.toBe(
+      'cam-sweep',
+    );
+    // The mask pane's legend lists each class in it with its colour.
+    const legend = page.getByTestId('pane-legend').locator('li');
+    expect(await legend.count()).toBeGreaterThan(0);
   });
 });

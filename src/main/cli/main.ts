@@ -1,5 +1,6 @@
 // The `segscope` command line. Every command runs over the same services as the app. CLI process.
 import { UsageError } from './args';
+import { COMMAND_HELP, HELP } from './help';
 import { launch } from './launch';
 import { check } from './commands/check';
 import { evalMasks } from './commands/evalMasks';
@@ -11,29 +12,6 @@ import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
 import { parseServeArgs, serve } from './serve';
 
-const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
-
-Usage:
-  segscope                      launch the desktop app; where Electron cannot run, say why and serve the browser UI
-  segscope serve [--dataset DIR] [--host 127.0.0.1] [--port N] [--token T]
-                                browser UI; prints http://HOST:PORT/?token=...
-  segscope info DIR [--year Y] [--json]   classes, splits and counts, labelled count
-  segscope check DIR [--year Y] [--json]  label problems and the class pixel histogram
-  segscope models [--json]      model ids, parameter counts, named layers
-  segscope train --dataset DIR --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
-                 [--split train] [--val-split val] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
-                 [--out RUN_DIR] [--resume RUN_DIR]
-  segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]
-  segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend]
-  segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
-                                compare two folders of label PNGs
-  segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
-               [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
-                                Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
-
-Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
-`;
-
 /** What the CLI starts that tests replace: the engine process (by default the built `out/main/engine.js`). */
 export interface CliDeps {
   startEngine?: EngineStarter;
@@ -44,6 +22,10 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
   const [command, ...rest] = argv;
   try {
     if (command === '--help' || command === '-h' || command === 'help') return help();
+    if (command && COMMAND_HELP[command] && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(COMMAND_HELP[command]);
+      return 0;
+    }
     if (command === '--version') {
       const { appVersion } = await import('../services/appVersion');
       console.log(appVersion);

@@ -1,5 +1,5 @@
 // What the commands that use a trained run share: reading its config and starting an engine. CLI process.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { BackendPreference, TrainJob } from '../../shared/training';
@@ -36,4 +36,37 @@ export async function startEngine(backend: BackendPreference): Promise<EngineHos
   const host = new EngineHost(forkSpawner(engineEntry));
   await host.start(backend);
   return host;
+}
+
+async function hasCheckpoint(dir: string, name: CheckpointName): Promise<boolean> {
+  return stat(join(dir, 'checkpoints', name, 'model.json')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * The checkpoint a command uses: `--checkpoint` as given, or `best`, falling back to `last` (and saying
+ * so on stderr) for a run that has no best, one trained without validation.
+ */
+export async function resolveCheckpoint(dir: string, value: string | undefined): Promise<CheckpointName> {
+  const asked = checkpointOption(value);
+  if (await hasCheckpoint(dir, asked)) return asked;
+  if (value === undefined && (await hasCheckpoint(dir, 'last'))) {
+    console.error(`${dir}: has no best checkpoint (it trained without validation); using last`);
+    return 'last';
+  }
+  const other: CheckpointName = asked === 'best' ? 'last' : 'best';
+  if (await hasCheckpoint(dir, other))
+    throw new UsageError(`${dir}: has no ${asked} checkpoint; use --checkpoint ${other}`);
+  throw new UsageError(`${dir}: has no checkpoint yet (the run never saved one)`);
+}
+
+/**
+ * Reports `done` of `total` items on stderr: in place on a terminal, and otherwise a line every
+ * `every` items and at the end, so that a log or a pipe shows progress too.
+ */
+export function itemProgress(verb: string, done: number, total: number, every = 10): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${verb} ${done}/${total}${done === total ? '\n' : ''}`);
+  else if (done % every === 0 || done === total) process.stderr.write(`${verb} ${done}/${total}\n`);
 }

@@ -9,6 +9,8 @@ import { forkSpawner } from '../services/engineHost';
 
 export interface ServeArgs {
   dataset?: string;
+  /** The dataset of a VOCdevkit with several years. */
+  year?: string;
   host?: string;
   port?: number;
   token?: string;
@@ -20,6 +22,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       args: argv,
       options: {
         dataset: { type: 'string' },
+        year: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
@@ -28,6 +31,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   );
   return {
     dataset: values.dataset,
+    year: values.year,
     host: values.host,
     port: intOption(values.port, 'port', 0, 65535),
     token: values.token,
@@ -39,7 +43,7 @@ export async function serve(args: ServeArgs): Promise<RunningServer> {
   const session = new WorkbenchSession();
   session.useEngine(forkSpawner(engineEntry));
   useLabelDecodeWorker(labelDecoderEntry);
-  if (args.dataset) await session.open(args.dataset);
+  if (args.dataset) await session.open(args.dataset, args.year);
   const server = await startServer({
     session,
     staticDir: rendererDir,

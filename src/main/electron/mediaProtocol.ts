@@ -37,7 +37,8 @@ export function handleMediaProtocol(session: WorkbenchSession, allowedOrigins: r
         ? { 'access-control-allow-origin': origin, vary: 'origin' }
         : {};
     try {
-      if (url.host !== 'image' && url.host !== 'thumb') throw new Error(`unknown media kind ${url.host}`);
+      if (url.host !== 'image' && url.host !== 'thumb' && url.host !== 'mask')
+        throw new Error(`unknown media kind ${url.host}`);
       const id = decodeURIComponent(url.pathname.slice(1));
       const file = await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
       const headers = new Headers(file.headers);

@@ -328,6 +328,8 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
       }
       const epochStart = performance.now();
       let lossSum = 0;
+      /** Every batch loss of the epoch, kept in `steps.jsonl` so that a past run shows its curve. */
+      const losses: number[] = [];
       for (let step = 0; step < steps; step++) {
         if (hooks.cancelled()) {
           outcome = 'cancelled';
@@ -372,6 +374,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
             `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; try a lower learning rate`,
           );
         lossSum += loss;
+        losses.push(loss);
         imagesDone += ids.length;
         const now = performance.now();
         if (now - lastProgress > 100 || step === steps - 1) {
@@ -451,6 +454,13 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
       const metricsPath = join(job.runDir, 'metrics.jsonl');
       await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
         throw writeError(metricsPath, err);
+      });
+      // Batch losses for the panel's batch-loss chart of past runs; a reader keeps an epoch's last line,
+      // so a line repeated by a kill and resume does no harm.
+      const stepsPath = join(job.runDir, 'steps.jsonl');
+      const stepsLine = { epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) };
+      await appendFile(stepsPath, JSON.stringify(stepsLine) + '\n').catch((err: unknown) => {
+        throw writeError(stepsPath, err);
       });
       state.epoch = epoch + 1;
       await writeState(job.runDir, state);

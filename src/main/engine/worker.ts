@@ -6,7 +6,8 @@ import type { BackendInfo } from '../../shared/training';
 import { selectBackend } from './backend';
 import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
-import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from './models/registry';
+import { getModelSpec } from './models/registry';
+import { MODEL_CATALOG } from '../../shared/modelCatalog';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { readFile, stat } from 'node:fs/promises';
@@ -53,28 +54,9 @@ let backend: BackendInfo | null = null;
 let cancelRequested = false;
 let training = false;
 
-let modelList: ModelInfo[] | null = null;
-
-/** Every model's facts. Building the big ones takes seconds, so they are worked out once per engine. */
-async function models(): Promise<ModelInfo[]> {
-  modelList ??= MODEL_IDS.map((id) => {
-    const spec = MODELS[id];
-    // The smallest input the model accepts: parameter counts and layer names do not depend on it.
-    const model = spec.build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
-    try {
-      return {
-        id,
-        title: spec.title,
-        params: model.countParams(),
-        sizeMultiple: spec.sizeMultiple,
-        convLayers: convLayerNames(model),
-        camLayer: spec.camLayer,
-      };
-    } finally {
-      model.dispose();
-    }
-  });
-  return modelList;
+/** Every model's facts, from the static catalog: listing models never builds one. */
+function models(): ModelInfo[] {
+  return [...MODEL_CATALOG];
 }
 
 async function readJob(runDir: string): Promise<TrainJob> {

@@ -138,7 +138,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const media = /^\/media\/(image|thumb)\/([^/]+)$/.exec(path);
+    const media = /^\/media\/(image|thumb|mask)\/([^/]+)$/.exec(path);
     if (media) {
       const id = safeDecode(media[2]!);
       let file: string;

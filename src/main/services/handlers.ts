@@ -1,6 +1,6 @@
 // The one implementation of the contract. Both transports serve this object. Plain Node, main process.
 import type { Handlers, ImageItem, Transport } from '../../shared/api';
-import type { ModelInfo } from '../../shared/engineProtocol';
+import { MODEL_CATALOG } from '../../shared/modelCatalog';
 import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
 import { checkDataset } from './check';
@@ -8,7 +8,8 @@ import { readLabel, saveLabel } from './labels';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
-import { listRuns } from './runs';
+import { attachRun, deleteRun, listRuns } from './runs';
+import { listFolders } from './folders';
 import { ViewerService } from './viewer';
 import type { MediaKind, WorkbenchSession } from './session';
 
@@ -23,7 +24,6 @@ export interface TransportContext {
 }
 
 export function createHandlers(session: WorkbenchSession, ctx: TransportContext): Handlers {
-  let models: Promise<ModelInfo[]> | null = null;
   const viewer = new ViewerService(session);
   const updated = (): void => {
     const summary = session.summary();
@@ -51,12 +51,14 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       return path === null ? null : session.open(path);
     },
     'dataset:current': async () => session.summary(),
+    'folders:list': async ({ path }) => listFolders(path),
     'dataset:list': async ({ offset, limit, filter }) => {
       const { total, rows } = session.dataset.list(filter ?? {}, offset, limit);
       const items: ImageItem[] = rows.map((row) => ({
         ...row,
         imageUrl: ctx.mediaUrl('image', row.id),
         thumbUrl: ctx.mediaUrl('thumb', row.id),
+        maskUrl: ctx.mediaUrl('mask', row.id),
       }));
       return { total, offset, items };
     },
@@ -86,17 +88,18 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       await session.training.engine.restart();
       return session.training.engine.getStatus();
     },
-    'models:list': async () => {
-      models ??= session.training.engine.request({ type: 'models' }).catch((err: Error) => {
-        models = null;
-        throw err;
-      });
-      return models;
-    },
+    // The static catalog: listing models must not wait for the engine or build a model.
+    'models:list': async () => [...MODEL_CATALOG],
     'training:start': async ({ settings }) => session.training.start(settings),
     'training:resume': async ({ runId }) => session.training.resume(runId),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
+    'runs:attach': async ({ path }) => ({ runId: await attachRun(session.dataset.root, path) }),
+    'runs:delete': async ({ runId }) => {
+      if (session.training.running === runId)
+        throw new WorkbenchError('conflict', `run ${runId} is training; cancel it before deleting it`);
+      return { deleted: await deleteRun(session.dataset.root, runId) };
+    },
     'weights:download': async ({ kind }) => {
       const workspace = session.dataset.workspace;
       const dest = await workspace.inside(join(workspace.dir, 'weights', KERAS_WEIGHTS[kind].file));

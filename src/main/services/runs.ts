@@ -2,10 +2,17 @@
 // panel (a run whose process is gone reads as `interrupted`), and making the folder of a new one.
 // Plain Node, main process.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import type { EpochRecord, RunEvaluation, RunState, RunSummary, TrainJob } from '../../shared/training';
+import { basename, join, relative, resolve } from 'node:path';
+import {
+  MAX_BATCH_POINTS,
+  type EpochRecord,
+  type RunEvaluation,
+  type RunState,
+  type RunSummary,
+  type TrainJob,
+} from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import { assertRealInside } from './safePath';
@@ -134,15 +141,85 @@ export async function readRun(dir: string, id: string): Promise<RunSummary | nul
     hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
     hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
     evaluation: await readJson<RunEvaluation>(join(dir, 'eval.json')),
+    batchLosses: await readBatchLosses(dir),
   };
 }
 
-/** Every run of the dataset at `root`, newest first. */
+/** The run's batch losses by global step, averaged in buckets down to at most MAX_BATCH_POINTS. */
+async function readBatchLosses(dir: string): Promise<{ step: number; loss: number }[]> {
+  const text = await readFile(join(dir, 'steps.jsonl'), 'utf8').catch(() => '');
+  const points: { step: number; loss: number }[] = [];
+  for (const line of text.split('\n')) {
+    let rec: { epoch: number; steps: number; losses: number[] };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      continue; // blank, or cut short by a crash
+    }
+    // A resumed run may repeat an epoch; the later record wins.
+    const first = (rec.epoch - 1) * rec.steps;
+    while (points.length && points.at(-1)!.step > first) points.pop();
+    rec.losses.forEach((loss, i) => points.push({ step: first + i + 1, loss }));
+  }
+  if (points.length <= MAX_BATCH_POINTS) return points;
+  const size = Math.ceil(points.length / MAX_BATCH_POINTS);
+  const out: { step: number; loss: number }[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const bucket = points.slice(i, i + size);
+    out.push({ step: bucket.at(-1)!.step, loss: bucket.reduce((a, p) => a + p.loss, 0) / bucket.length });
+  }
+  return out;
+}
+
+/** Every run of the dataset at `root`, its own and those attached from elsewhere, newest first. */
 export async function listRuns(root: string): Promise<RunSummary[]> {
   const dir = await safeRunsDir(root);
   const names = await readdir(dir).catch(() => [] as string[]);
-  const runs = await Promise.all(names.map((name) => readRun(join(dir, name), name)));
+  const attached = Object.entries(await readAttached(root));
+  const runs = await Promise.all([
+    ...names.map((name) => readRun(join(dir, name), name)),
+    ...attached.map(([id, path]) => readRun(path, id)),
+  ]);
   return runs.filter((r): r is RunSummary => r !== null).sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/**
+ * Run folders trained elsewhere (`segscope train --out …`) that the user opened with this dataset, by
+ * id: `<dataset>/.segscope/attached-runs.json`. Only folders the user chose are listed here.
+ */
+const ATTACHED_FILE = 'attached-runs.json';
+
+async function readAttached(root: string): Promise<Record<string, string>> {
+  const file = await readJson<{ version: 1; runs: Record<string, string> }>(
+    join(root, WORKSPACE_DIR, ATTACHED_FILE),
+  );
+  return file?.runs ?? {};
+}
+
+/**
+ * Lists the run folder `path`, trained elsewhere, with the dataset's runs; resolves to its id. A folder
+ * of the dataset's own runs resolves to its id as it is. Nothing in the run folder is changed.
+ */
+export async function attachRun(root: string, path: string): Promise<string> {
+  const dir = resolve(path);
+  if (!(await exists(join(dir, 'config.json'))))
+    throw new WorkbenchError('not-found', `${dir}: not a Segscope run folder (it has no config.json)`);
+  const own = relative(runsDir(root), dir);
+  if (own && !own.startsWith('..') && !own.includes('/') && !own.includes('\\')) return own;
+  const runs = await readAttached(root);
+  const known = Object.entries(runs).find(([, p]) => p === dir);
+  if (known) return known[0];
+  const base =
+    basename(dir)
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^\.+/, '') || 'run';
+  let id = base;
+  for (let n = 2; runs[id] || (await exists(join(runsDir(root), id))); n++) id = `${base}-${n}`;
+  await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), {
+    version: 1,
+    runs: { ...runs, [id]: dir },
+  });
+  return id;
 }
 
 /** The folder of run `id` of the dataset; throws when there is no such run. */
@@ -150,8 +227,10 @@ export async function runFolder(root: string, id: string): Promise<string> {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id) || id.startsWith('.')) {
     throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
   }
-  const dir = join(await safeRunsDir(root), id);
-  await assertRealInside(root, dir);
+  // A run attached from elsewhere lives where the user keeps it; the dataset's own stay inside it.
+  const attached = (await readAttached(root))[id];
+  const dir = attached ?? join(await safeRunsDir(root), id);
+  if (!attached) await assertRealInside(root, dir);
   if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
   return dir;
 }
@@ -214,4 +293,20 @@ export async function assertNotRunning(dir: string): Promise<void> {
       `${dir}: is still being trained by process ${state.pid}; cancel it before resuming`,
     );
   }
+}
+
+/**
+ * Deletes run `id` of the dataset (its whole folder); resolves to the folder. A run attached from
+ * elsewhere is only taken off the list: its folder is not the dataset's to delete.
+ */
+export async function deleteRun(root: string, id: string): Promise<string> {
+  const dir = await runFolder(root, id);
+  const runs = await readAttached(root);
+  if (runs[id]) {
+    delete runs[id];
+    await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), { version: 1, runs });
+    return dir;
+  }
+  await rm(dir, { recursive: true, force: true });
+  return dir;
 }

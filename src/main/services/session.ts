@@ -5,6 +5,7 @@ import type { DatasetSummary, EventName, Events, OpenResult } from '../../shared
 import { WorkbenchError } from '../../shared/errors';
 import { Dataset } from './dataset';
 import { thumbnail } from './imageFiles';
+import { maskThumbnail } from './maskThumbs';
 import { EngineHost, type EngineSpawner } from './engineHost';
 import { assertRealInside } from './safePath';
 import { TrainingService } from './training';
@@ -13,7 +14,7 @@ import { findVocRoot } from './vocFolder';
 export type EventSink = <E extends EventName>(event: E, payload: Events[E]) => void;
 
 /** Kinds of bytes the media URL scheme serves. */
-export type MediaKind = 'image' | 'thumb';
+export type MediaKind = 'image' | 'thumb' | 'mask';
 
 export class WorkbenchSession {
   private current: Dataset | null = null;
@@ -51,13 +52,15 @@ export class WorkbenchSession {
     let root: string;
     if (found.kind === 'devkit') {
       if (year === undefined) return { kind: 'choose-year', folder: found.folder, years: found.years };
-      if (!found.years.includes(year)) {
+      // `2007` names `VOC2007` as well: people say the year, the folder says VOC.
+      const name = found.years.includes(year) ? year : found.years.find((y) => y === `VOC${year}`);
+      if (!name) {
         throw new WorkbenchError(
           'not-found',
           `${found.folder}: has no dataset ${year} (it has ${found.years.join(', ')})`,
         );
       }
-      root = join(found.folder, year);
+      root = join(found.folder, name);
     } else {
       root = found.root;
     }
@@ -80,6 +83,15 @@ export class WorkbenchSession {
   /** The file behind a media URL; ids are looked up in the dataset, never used as paths. */
   async mediaFile(kind: MediaKind, id: string): Promise<string> {
     const ds = this.dataset;
+    if (kind === 'mask') {
+      const label = ds.labelPath(id);
+      await assertRealInside(ds.root, label);
+      return maskThumbnail(
+        label,
+        ds.workspace.thumbPath(id).replace(/\.jpg$/, '.mask.png'),
+        ds.newLabelPalette(),
+      );
+    }
     const image = ds.imagePath(id);
     await assertRealInside(ds.root, image);
     return kind === 'image' ? image : thumbnail(image, await ds.workspace.inside(ds.workspace.thumbPath(id)));

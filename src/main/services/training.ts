@@ -9,6 +9,7 @@ import {
   type TrainSettings,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { heapProblem } from '../../shared/trainDefaults';
 import { writeJsonAtomic } from './atomicFile';
 import type { Dataset } from './dataset';
 import { EngineStoppedError, type EngineHost } from './engineHost';
@@ -83,6 +84,8 @@ export class TrainingService {
       augment: { ...DEFAULT_TRAIN_SETTINGS.augment, ...partial.augment },
     };
     this.assertIdle();
+    const heap = heapProblem(settings, this.engine.getStatus().backend?.name ?? null);
+    if (heap) throw new WorkbenchError('bad-request', heap);
     // Checked before a folder exists, so a bad split leaves nothing behind.
     this.makeJob(ds, settings, '', false);
     const { id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model);

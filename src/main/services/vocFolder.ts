@@ -57,8 +57,12 @@ async function isVocRoot(path: string): Promise<boolean> {
  * such as `VOCdevkit` holding one or more dataset roots, from which the user chooses.
  */
 export async function findVocRoot(picked: string): Promise<FoundRoot> {
+  if (!picked.trim()) throw new WorkbenchError('bad-request', 'type or choose the folder of a dataset first');
   const path = resolve(picked);
-  if (!(await isDir(path))) throw new WorkbenchError('not-found', `${path}: no such folder`);
+  const info = await stat(path).catch(() => null);
+  if (info && !info.isDirectory())
+    throw new WorkbenchError('not-voc', `${path}: is a file; choose the folder that holds JPEGImages/`);
+  if (!info) throw new WorkbenchError('not-found', `${path}: no such folder`);
   if (await isVocRoot(path)) return { kind: 'root', root: path };
   const entries = (await listDir(path)).sort();
   if (entries.length === 0)

@@ -2,7 +2,7 @@
 // Grad-CAM of one class for one image with a trained run, written as a jet overlay on the image (alpha
 // 0.5) or, with --raw, as the 0..1 map in a 16-bit grayscale PNG. CLI process.
 import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
@@ -11,7 +11,7 @@ import type { CamMethod, CheckpointName } from '../../../shared/engineProtocol';
 import type { BackendPreference } from '../../../shared/training';
 import type { EngineHost } from '../../services/engineHost';
 import { usage, UsageError } from '../args';
-import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, readRunConfig, resolveCheckpoint, startEngine } from '../runArgs';
 
 /** Starts an engine on a backend; the command kills it when done. Tests pass one that runs a fresh bundle. */
 export type EngineStarter = (backend: BackendPreference) => Promise<EngineHost>;
@@ -43,13 +43,6 @@ export function resolveClass(value: string, classNames: readonly string[]): numb
   const folded = classNames.findIndex((n) => n.toLowerCase() === value.toLowerCase());
   if (folded >= 0) return folded;
   throw new UsageError(`--class ${JSON.stringify(value)} is not a class of this run; classes: ${choices()}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Decodes the image as the engine does (sharp, RGB, orientation as stored). */
@@ -95,10 +88,7 @@ export async function cam(argv: string[], start: EngineStarter = startEngine): P
   const info = await stat(image).catch(() => null);
   if (!info?.isFile()) throw new UsageError(`--image ${image}: no such file`);
   // Without --checkpoint: best, or last for a run that has no best (one trained without validation).
-  let checkpoint: CheckpointName = checkpointOption(values.checkpoint);
-  if (values.checkpoint === undefined && !(await exists(join(dir, 'checkpoints', 'best', 'model.json')))) {
-    checkpoint = 'last';
-  }
+  const checkpoint: CheckpointName = await resolveCheckpoint(dir, values.checkpoint);
   const out = resolve(values.out);
 
   const host = await start(backendOption(values.backend));

@@ -6,7 +6,7 @@ import type { RunEvaluation } from '../../../shared/training';
 import { writeJsonAtomic } from '../../services/atomicFile';
 import { usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
-import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, resolveCheckpoint, itemProgress, readRunConfig, startEngine } from '../runArgs';
 import { metricsJson, printMetricsTable } from './metricsTable';
 
 export async function evalRun(argv: string[]): Promise<number> {
@@ -34,7 +34,7 @@ export async function evalRun(argv: string[]): Promise<number> {
     );
   const labelled = ids.filter((id) => ds.hasImage(id) && ds.hasLabel(id));
   if (labelled.length === 0) throw new UsageError(`split ${split} has no labelled images`);
-  const checkpoint = checkpointOption(values.checkpoint);
+  const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
   const host = await startEngine(backendOption(values.backend));
   try {
     const metrics = await host.request(
@@ -47,11 +47,9 @@ export async function evalRun(argv: string[]): Promise<number> {
         colormap: [...ds.newLabelPalette()],
       },
       (p) => {
-        if (p.kind === 'items' && process.stderr.isTTY)
-          process.stderr.write(`\revaluated ${p.done}/${p.total}`);
+        if (p.kind === 'items') itemProgress('evaluated', p.done, p.total);
       },
     );
-    if (process.stderr.isTTY) process.stderr.write('\n');
     const evaluation: RunEvaluation = {
       epoch: 0,
       split,

@@ -5,7 +5,7 @@ import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IMAGE_EXTENSIONS } from '../../services/vocFolder';
 import { usage, UsageError } from '../args';
-import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, resolveCheckpoint, itemProgress, readRunConfig, startEngine } from '../runArgs';
 
 async function inputFiles(input: string): Promise<string[]> {
   const path = resolve(input);
@@ -37,7 +37,7 @@ export async function predict(argv: string[]): Promise<number> {
   if (!values.input) throw new UsageError('predict needs --input IMG|DIR');
   if (!values.out) throw new UsageError('predict needs --out DIR');
   const { dir, job } = await readRunConfig(values.run);
-  const checkpoint = checkpointOption(values.checkpoint);
+  const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
   const files = await inputFiles(values.input);
   const host = await startEngine(backendOption(values.backend));
   try {
@@ -52,11 +52,9 @@ export async function predict(argv: string[]): Promise<number> {
         colormap: job.colormap,
       },
       (p) => {
-        if (p.kind === 'items' && process.stderr.isTTY)
-          process.stderr.write(`\rsegmented ${p.done}/${p.total}`);
+        if (p.kind === 'items') itemProgress('segmented', p.done, p.total);
       },
     );
-    if (process.stderr.isTTY) process.stderr.write('\n');
     if (values.json) console.log(JSON.stringify({ images: files.length, written: result.written }, null, 2));
     else console.log(`segmented ${files.length} images into ${resolve(values.out)}`);
     return 0;

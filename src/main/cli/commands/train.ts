@@ -1,10 +1,12 @@
 // `segscope train`: trains in a forked engine process on a dataset, printing progress, and writes the
 // run folder (DESIGN.md). Ctrl+C cancels at the next batch, keeps the last checkpoint, marks the run
 // cancelled and exits 130; a second Ctrl+C stops the engine at once. CLI process.
-import { mkdir, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
+import { heapProblem } from '../../../shared/trainDefaults';
+import { DEFAULT_TRAIN_SETTINGS, type RunState, type TrainJob, type TrainSettings } from '../../../shared/training';
+import { writeJsonAtomic } from '../../services/atomicFile';
 import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
 import {
   assertNotRunning,
@@ -54,11 +56,15 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
         resume: { type: 'string' },
         seed: { type: 'string' },
         'backbone-weights': { type: 'string' },
+        progress: { type: 'string' },
         json: { type: 'boolean' },
       },
     }),
   );
   const backend = backendOption(values.backend);
+  const progressMode = values.progress ?? 'lines';
+  if (progressMode !== 'lines' && progressMode !== 'json')
+    throw new UsageError('--progress must be lines or json');
   if (values.optimizer && values.optimizer !== 'adam' && values.optimizer !== 'sgd') {
     throw new UsageError('--optimizer must be adam or sgd');
   }
@@ -80,12 +86,34 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
   let job: TrainJob;
   if (values.resume) {
     const dir = resolve(values.resume);
+    // Only --epochs changes a resumed run; anything else would make it a different run.
+    const fixed = ['dataset', 'model', 'batch', 'input-size', 'lr', 'optimizer', 'schedule', 'split'];
+    const given = fixed.filter((k) => values[k as keyof typeof values] !== undefined);
+    if (given.length)
+      throw new UsageError(
+        `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
+      );
     await assertNotRunning(dir);
-    job = {
-      ...(await readRunConfig(dir)),
-      runDir: dir,
-      resume: true,
-    };
+    const previous = await readRunConfig(dir);
+    const state = JSON.parse(
+      await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
+    ) as Partial<RunState>;
+    const done = state.epoch ?? 0;
+    let epochs = previous.settings.epochs;
+    if (values.epochs !== undefined) {
+      epochs = intOption(values.epochs, 'epochs', 1, 100_000)!;
+      if (epochs <= done)
+        throw new UsageError(
+          `${dir}: has already trained ${done} epochs; --epochs ${epochs} would add none (give more than ${done})`,
+        );
+    } else if (done >= epochs) {
+      throw new UsageError(`${dir}: has trained all its ${epochs} epochs; add --epochs N to extend it`);
+    }
+    job = { ...previous, settings: { ...previous.settings, epochs }, runDir: dir, resume: true };
+    if (epochs !== previous.settings.epochs) {
+      // The longer run is the run now: its config says so, for the panel and for a later resume.
+      await writeJsonAtomic(join(dir, 'config.json'), job);
+    }
   } else {
     if (!values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');
     if (!values.model) throw new UsageError('train needs --model ID (see segscope models)');
@@ -122,13 +150,24 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
   await mkdir(job.runDir, { recursive: true });
 
   const info = await host.start(job.settings.backend);
+  const heap = heapProblem(job.settings, info.name);
+  if (heap) {
+    host.kill('the run does not fit');
+    throw new UsageError(heap);
+  }
   const log = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
   log(`backend ${info.name}: ${info.reason}`);
+  if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
+  if (job.settings.batchSize > job.trainIds.length)
+    log(
+      `note: batch ${job.settings.batchSize} is larger than the ${job.trainIds.length} labelled images of split ${job.settings.split}; each epoch is one step of ${job.trainIds.length}`,
+    );
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
   if (!job.resume && job.settings.backboneWeights)
     log(`backbone weights from ${job.settings.backboneWeights}`);
   let cancelled = false;
+  let loggedStep = 0;
   const onSigint = (): void => {
     if (!cancelled) {
       cancelled = true;
@@ -142,12 +181,17 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
   process.on('SIGINT', onSigint);
   try {
     const result = await host.request({ type: 'train', job }, (p) => {
+      if (progressMode === 'json' && p.kind !== 'items') process.stderr.write(JSON.stringify(p) + '\n');
       if (p.kind === 'step') {
-        if (process.stdout.isTTY && !values.json) {
-          process.stdout.write(
-            `\repoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s   `,
-          );
+        const line = `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s`;
+        // Not on a terminal (a log, a pipe, CI): a line every 10 steps rather than nothing. Step events
+        // are throttled, so count from the last line printed rather than by multiples of 10.
+        const global = (p.epoch - 1) * p.steps + p.step;
+        if (!process.stdout.isTTY && progressMode === 'lines' && global - loggedStep >= 10) {
+          loggedStep = global;
+          log(line);
         }
+        if (process.stdout.isTTY && !values.json) process.stdout.write(`\r${line}   `);
       } else if (p.kind === 'epoch') {
         const r = p.record;
         if (process.stdout.isTTY && !values.json) process.stdout.write('\n');

@@ -2,7 +2,14 @@
 // view and kept in a cache, so 17k images never cross the transport at once. Renderer.
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { DatasetSummary, ImageFilter, ImageItem, ReviewStatus } from '../../../shared/api';
+import type {
+  DatasetSummary,
+  FolderListing,
+  ImageFilter,
+  ImageItem,
+  OpenResult,
+  ReviewStatus,
+} from '../../../shared/api';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -80,13 +87,54 @@ export const useDatasetStore = defineStore('dataset', () => {
     return -1;
   }
 
+  // The image and filters the user was on, per dataset, so that a reload reopens them. localStorage,
+  // like the recent datasets: where this person was is this person's.
+  const viewKey = (root: string) => `segscope.view:${root}`;
+  function saveView(): void {
+    if (!summary.value) return;
+    try {
+      globalThis.localStorage?.setItem(
+        viewKey(summary.value.root),
+        JSON.stringify({ id: selectedId.value, filter: filter.value }),
+      );
+    } catch {
+      // storage off: a reload starts at the first image
+    }
+  }
+  function savedView(root: string): { id: string | null; filter: ImageFilter } {
+    try {
+      const v = JSON.parse(globalThis.localStorage?.getItem(viewKey(root)) ?? 'null') as {
+        id?: unknown;
+        filter?: unknown;
+      } | null;
+      return {
+        id: typeof v?.id === 'string' ? v.id : null,
+        filter: v?.filter && typeof v.filter === 'object' ? (v.filter as ImageFilter) : {},
+      };
+    } catch {
+      return { id: null, filter: {} };
+    }
+  }
+  /** How many pages a reload reads looking for the image the user was on before starting at the first. */
+  const RESTORE_PAGES = 20;
+
   async function refresh(): Promise<void> {
     try {
       summary.value = await api()['dataset:current']({});
+      if (summary.value) remember(summary.value);
       selectedId.value = null;
       selectedIndex.value = -1;
+      const view = summary.value ? savedView(summary.value.root) : { id: null, filter: {} };
+      filter.value = view.filter;
       await reload();
-      if (total.value > 0) await selectIndex(0);
+      let index = -1;
+      if (view.id) {
+        for (let page = 0; index < 0 && page < RESTORE_PAGES && page * PAGE_SIZE < total.value; page++) {
+          await fetchPage(page);
+          index = findLoaded(view.id);
+        }
+      }
+      if (total.value > 0) await selectIndex(Math.max(0, index));
     } catch (err) {
       app.report(err);
     }
@@ -94,23 +142,75 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   async function setFilter(next: ImageFilter): Promise<void> {
     filter.value = next;
+    saveView();
     await reload();
   }
 
-  async function open(path: string, year?: string): Promise<void> {
+  // Recent datasets live in this browser's localStorage: the start screen is this person's, and a
+  // server serving several people should not learn what each one opened.
+  const RECENT_KEY = 'segscope.recentDatasets';
+  const RECENT_MAX = 8;
+  function readRecent(): { root: string; name: string }[] {
     try {
-      app.error = null;
-      const result = await api()['dataset:open'](year ? { path, year } : { path });
-      choice.value = result.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+      const list = JSON.parse(globalThis.localStorage?.getItem(RECENT_KEY) ?? '[]') as unknown;
+      return Array.isArray(list) ? (list as { root: string; name: string }[]).filter((r) => r?.root) : [];
+    } catch {
+      return [];
+    }
+  }
+  const recent = ref(readRecent());
+  function remember(ds: DatasetSummary): void {
+    recent.value = [
+      { root: ds.root, name: ds.name },
+      ...recent.value.filter((r) => r.root !== ds.root),
+    ].slice(0, RECENT_MAX);
+    try {
+      globalThis.localStorage?.setItem(RECENT_KEY, JSON.stringify(recent.value));
+    } catch {
+      // storage off: the list just is not kept
+    }
+  }
+  function forget(root: string): void {
+    recent.value = recent.value.filter((r) => r.root !== root);
+    globalThis.localStorage?.setItem(RECENT_KEY, JSON.stringify(recent.value));
+  }
+
+  /** The start screen asked for from the header while a dataset is open. */
+  const startScreen = ref(false);
+
+  function opened(result: OpenResult | null): void {
+    if (result?.kind === 'opened') startScreen.value = false;
+    choice.value = result?.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+    if (result?.kind === 'opened') remember(result.dataset);
+  }
+
+  async function open(path: string, year?: string): Promise<void> {
+    app.error = null;
+    if (!path.trim()) {
+      app.report('Type the path of a dataset folder first, or choose one with the folder browser.');
+      return;
+    }
+    try {
+      opened(await api()['dataset:open'](year ? { path, year } : { path }));
     } catch (err) {
       app.report(err);
     }
   }
 
   async function pick(): Promise<void> {
+    app.error = null;
     try {
-      const result = await api()['dataset:pick']({});
-      choice.value = result?.kind === 'choose-year' ? { folder: result.folder, years: result.years } : null;
+      opened(await api()['dataset:pick']({}));
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
+  /** The folder browser of the start screen: the folder shown and its sub-folders. */
+  const folders = shallowRef<FolderListing | null>(null);
+  async function browse(path?: string): Promise<void> {
+    try {
+      folders.value = await api()['folders:list'](path ? { path } : {});
     } catch (err) {
       app.report(err);
     }
@@ -127,6 +227,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     if (!item) return;
     selectedIndex.value = index;
     selectedId.value = item.id;
+    saveView();
   }
 
   const next = (): Promise<void> => selectIndex(selectedIndex.value + 1);
@@ -167,7 +268,16 @@ export const useDatasetStore = defineStore('dataset', () => {
     // Review status may have changed for rows on screen; filtered views must be recomputed.
     void reload();
   });
-  api().on('labels:saved', ({ id }) => patchItem(id, { hasLabel: true }));
+  /** Saves per image in this page's life: appended to mask thumbnail URLs so a saved label shows anew. */
+  const maskVersions = ref(new Map<string, number>());
+  api().on('labels:saved', ({ id }) => {
+    maskVersions.value.set(id, (maskVersions.value.get(id) ?? 0) + 1);
+    patchItem(id, { hasLabel: true });
+  });
+  function maskSrc(item: ImageItem): string {
+    const v = maskVersions.value.get(item.id);
+    return v ? `${item.maskUrl}${item.maskUrl.includes('?') ? '&' : '?'}v=${v}` : item.maskUrl;
+  }
 
   return {
     summary,
@@ -185,6 +295,12 @@ export const useDatasetStore = defineStore('dataset', () => {
     setFilter,
     open,
     pick,
+    recent,
+    forget,
+    startScreen,
+    maskSrc,
+    folders,
+    browse,
     selectIndex,
     next,
     previous,

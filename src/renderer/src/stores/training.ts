@@ -1,7 +1,7 @@
 // Training from the panel: the engine's state and backend, the models, the settings, the live run as
 // a discriminated union, and the past runs. Renderer.
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { EngineStatus } from '../../../shared/api';
 import type { ModelInfo } from '../../../shared/engineProtocol';
 import {
@@ -11,8 +11,11 @@ import {
   type TrainProgress,
   type TrainSettings,
 } from '../../../shared/training';
+import { heapProblem, proposedDefaults, proposedInputSize } from '../../../shared/trainDefaults';
+import { trainFieldErrors } from '../../../shared/trainForm';
 import { api } from '../api';
 import { useAppStore } from './app';
+import { useDatasetStore } from './dataset';
 
 /** A point of the live loss curve: the global step and the batch loss. */
 export interface StepPoint {
@@ -29,10 +32,18 @@ export type LiveRun =
 
 export const useTrainingStore = defineStore('training', () => {
   const app = useAppStore();
+  const dataset = useDatasetStore();
   const engine = ref<EngineStatus>({ state: 'stopped', backend: null, message: null });
   const models = ref<ModelInfo[]>([]);
-  // The demo-friendly defaults for the panel: the paper's, with a size a CPU trains in minutes.
+  const modelsLoading = ref(false);
+  // Replaced by the backend's proposal, or the dataset's remembered settings, once the engine is up.
   const settings = ref<TrainSettings>({ ...DEFAULT_TRAIN_SETTINGS });
+  /** Where the form's settings came from, in a sentence the panel shows above them. */
+  const settingsNote = ref<string | null>(null);
+  /** The dataset whose settings the form holds; the form is set up once per dataset. */
+  const settingsRoot = ref<string | null>(null);
+  /** Why the last start was refused; cleared as soon as the form changes. */
+  const startError = ref<string | null>(null);
   const runs = shallowRef<RunSummary[]>([]);
   const live = ref<LiveRun>({ state: 'idle' });
   /** Curves of the live run; arrays are replaced, never mutated, to keep them out of deep reactivity. */
@@ -72,15 +83,126 @@ export const useTrainingStore = defineStore('training', () => {
 
   async function init(): Promise<void> {
     try {
-      engine.value = await api()['engine:status']({});
-      if (engine.value.state !== 'ready')
-        engine.value = await api()['engine:start']({ backend: settings.value.backend });
+      modelsLoading.value = !models.value.length;
       models.value = await api()['models:list']({});
     } catch (err) {
       app.report(err);
+    } finally {
+      modelsLoading.value = false;
     }
+    try {
+      engine.value = await api()['engine:status']({});
+      if (engine.value.state !== 'ready')
+        engine.value = await api()['engine:start']({ backend: settings.value.backend });
+    } catch (err) {
+      app.report(err);
+    }
+    setUpForm();
     await refreshRuns();
   }
+
+  // The last settings are kept per dataset in this browser's localStorage: a preference of the person at
+  // this screen, which needs no change to the dataset folder (the runs already record what was trained).
+  const storageKey = (root: string) => `segscope.trainSettings:${root}`;
+
+  function remembered(root: string): TrainSettings | null {
+    try {
+      const text = globalThis.localStorage?.getItem(storageKey(root));
+      if (!text) return null;
+      const saved = JSON.parse(text) as Partial<TrainSettings>;
+      return {
+        ...DEFAULT_TRAIN_SETTINGS,
+        ...saved,
+        augment: { ...DEFAULT_TRAIN_SETTINGS.augment, ...saved.augment },
+      };
+    } catch {
+      return null; // storage off or a value from another version: propose defaults instead
+    }
+  }
+
+  /** Fills the form for the open dataset: its remembered settings, else the backend's proposal. */
+  function setUpForm(): void {
+    const root = dataset.summary?.root ?? null;
+    const backend = engine.value.backend?.name;
+    if (!root || !backend || settingsRoot.value === root) return;
+    const saved = remembered(root);
+    if (saved) {
+      applySettings(saved);
+      settingsNote.value = 'The settings you last used on this dataset.';
+    } else {
+      resetToDefaults();
+    }
+    settingsRoot.value = root;
+  }
+
+  /** The splits to train and validate on: the proposal's where the dataset has them, else its first. */
+  function fitSplits(s: TrainSettings): TrainSettings {
+    const names = dataset.summary?.splits.map((sp) => sp.name) ?? [];
+    if (!names.length) return s;
+    const split = names.includes(s.split) ? s.split : (names.find((n) => n !== 'val') ?? names[0]!);
+    const valSplit = s.valSplit === null || names.includes(s.valSplit) ? s.valSplit : null;
+    return { ...s, split, valSplit };
+  }
+
+  function applySettings(next: TrainSettings): void {
+    settings.value = fitSplits(structuredClone(next));
+    backboneMode.value = next.backboneWeights ? 'file' : 'none';
+    backbonePath.value = next.backboneWeights ?? '';
+  }
+
+  /** The settings proposed for the engine's backend, and why. */
+  function resetToDefaults(): void {
+    const proposal = proposedDefaults(engine.value.backend?.name ?? 'cpu');
+    applySettings(proposal.settings);
+    settingsNote.value = proposal.why;
+  }
+
+  /** Picks a model and proposes its sensible input size on this backend. */
+  function chooseModel(id: string): void {
+    settings.value.model = id;
+    const size = proposedInputSize(id, engine.value.backend?.name ?? 'cpu');
+    if (size) settings.value.inputSize = size;
+  }
+
+  /** Selects a past run and shows its settings in the form. */
+  function selectRun(id: string): void {
+    selectedRunId.value = id;
+    const run = runs.value.find((r) => r.id === id);
+    if (!run || busy.value) return;
+    applySettings({ ...DEFAULT_TRAIN_SETTINGS, ...run.settings });
+    settingsNote.value = `The settings of run ${id}.`;
+  }
+
+  // An engine that comes up later (started again after a crash) still gets the form its proposal.
+  watch(
+    () => engine.value.backend?.name,
+    () => setUpForm(),
+  );
+
+  const splitSizes = computed(
+    () => new Map((dataset.summary?.splits ?? []).map((sp) => [sp.name, sp.count])),
+  );
+  /** What is wrong with each field, in words, by field. */
+  const fieldErrors = computed(() => trainFieldErrors(settings.value, splitSizes.value));
+  /** Why the run cannot fit the engine's memory, where that can be told before it starts. */
+  const heapError = computed(() => heapProblem(settings.value, engine.value.backend?.name ?? null));
+  const formValid = computed(
+    () => !Object.keys(fieldErrors.value).length && !heapError.value && !backboneError.value,
+  );
+  watch(
+    settings,
+    (s) => {
+      startError.value = null;
+      if (settingsRoot.value && settingsRoot.value === dataset.summary?.root) {
+        try {
+          globalThis.localStorage?.setItem(storageKey(settingsRoot.value), JSON.stringify(s));
+        } catch {
+          // storage full or off: the form still works, it just will not be remembered
+        }
+      }
+    },
+    { deep: true },
+  );
 
   async function refreshRuns(): Promise<void> {
     try {
@@ -98,10 +220,13 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   async function start(): Promise<void> {
-    if (backboneError.value) {
-      app.report(`backbone weights: ${backboneError.value}`);
+    if (!formValid.value) {
+      startError.value =
+        Object.values(fieldErrors.value)[0] ?? heapError.value ?? `Backbone weights: ${backboneError.value}`;
       return;
     }
+    // A banner about an earlier run's failure has done its job once a new run starts.
+    app.error = null;
     stepPoints.value = [];
     epochPoints.value = [];
     live.value = { state: 'starting', runId: null };
@@ -113,8 +238,24 @@ export const useTrainingStore = defineStore('training', () => {
       await refreshRuns();
     } catch (err) {
       live.value = { state: 'idle' };
+      startError.value = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Starts a new run with the settings of run `runId` (one that failed before it learned anything). */
+  async function restart(runId: string): Promise<void> {
+    selectRun(runId);
+    await start();
+  }
+
+  async function deleteRun(runId: string): Promise<void> {
+    try {
+      await api()['runs:delete']({ runId });
+      if (selectedRunId.value === runId) selectedRunId.value = null;
+    } catch (err) {
       app.report(err);
     }
+    await refreshRuns();
   }
 
   async function resume(runId: string): Promise<void> {
@@ -196,7 +337,19 @@ export const useTrainingStore = defineStore('training', () => {
   return {
     engine,
     models,
+    modelsLoading,
     settings,
+    settingsNote,
+    startError,
+    fieldErrors,
+    heapError,
+    formValid,
+    setUpForm,
+    resetToDefaults,
+    chooseModel,
+    selectRun,
+    restart,
+    deleteRun,
     runs,
     live,
     stepPoints,

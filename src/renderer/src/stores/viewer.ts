@@ -47,16 +47,45 @@ export const useViewerStore = defineStore('viewer', () => {
   const layers = computed(() => model.value?.convLayers ?? []);
   /** The default layer, as the model defines it: its last encoder conv (VGG16's block5_conv3). */
   const defaultLayer = computed(() => model.value?.camLayer ?? layers.value.at(-1) ?? null);
-  const usableRuns = computed(() => runs.value.filter((r) => r.hasBest || r.hasLast));
+  /** Runs with a checkpoint that learned something: at least one finished epoch. Newest first. */
+  const usableRuns = computed(() => runs.value.filter((r) => r.state.epoch > 0 && (r.hasBest || r.hasLast)));
+  /** Says so when the run has no `best` (it trained without validation) and `last` is shown instead. */
+  const checkpointNote = computed(() =>
+    run.value && !run.value.hasBest
+      ? `Run ${run.value.id} has no best checkpoint (it trained without validation): showing last.`
+      : null,
+  );
+  /** The method, class and layer the last layer sweep was computed for. */
+  const sweepOf = ref<{ method: CamMethod; classIndex: number } | null>(null);
 
   async function init(): Promise<void> {
     try {
       [runs.value, models.value] = await Promise.all([api()['runs:list']({}), api()['models:list']({})]);
-      if (!runId.value || !runs.value.some((r) => r.id === runId.value))
+      if (!runId.value || !usableRuns.value.some((r) => r.id === runId.value))
         runId.value = usableRuns.value[0]?.id ?? null;
+      fitCheckpoint();
     } catch (err) {
       app.report(err);
     }
+  }
+
+  /** Lists a run folder trained elsewhere with the dataset's runs, and shows it. */
+  async function attach(path: string): Promise<boolean> {
+    try {
+      const { runId: id } = await api()['runs:attach']({ path });
+      await init();
+      runId.value = id;
+      fitCheckpoint();
+      return true;
+    } catch (err) {
+      app.report(err);
+      return false;
+    }
+  }
+
+  /** Falls back from `best` to `last` where the run has no best. */
+  function fitCheckpoint(): void {
+    if (run.value && !run.value.hasBest) checkpoint.value = 'last';
   }
 
   async function refresh(): Promise<void> {
@@ -127,6 +156,7 @@ export const useViewerStore = defineStore('viewer', () => {
         method: camMethod.value,
       });
       sweep.value = result.layers.map((l) => markRaw(l));
+      sweepOf.value = { method: camMethod.value, classIndex: camClass.value };
     } catch (err) {
       app.report(err);
     } finally {
@@ -134,6 +164,7 @@ export const useViewerStore = defineStore('viewer', () => {
     }
   }
 
+  watch(runId, fitCheckpoint);
   watch([() => dataset.selectedId, runId, checkpoint], () => void refresh());
   watch([camClass, camLayer, camMethod], () => {
     sweep.value = null;
@@ -146,6 +177,8 @@ export const useViewerStore = defineStore('viewer', () => {
     usableRuns,
     runId,
     checkpoint,
+    checkpointNote,
+    sweepOf,
     run,
     state,
     segment,
@@ -165,6 +198,7 @@ export const useViewerStore = defineStore('viewer', () => {
     layers,
     defaultLayer,
     init,
+    attach,
     refresh,
     runSweep,
   };

@@ -7,6 +7,9 @@ export interface Series {
   color: string;
 }
 
+/** Tick spacings for a whole-number axis: 1, 2, 5, 10, 20, 50, … */
+const INTEGER_STEPS = Array.from({ length: 8 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
+
 export class LineChart {
   private plot: uPlot;
   private readonly observer: ResizeObserver;
@@ -25,7 +28,8 @@ export class LineChart {
         height: 200,
         scales: { x: { time: false } },
         axes: [
-          { label: xLabel, stroke: '#9aa1ad', grid: { stroke: '#2a2e37' } },
+          // Epochs and steps are whole numbers: only integer ticks.
+          { label: xLabel, stroke: '#9aa1ad', grid: { stroke: '#2a2e37' }, incrs: INTEGER_STEPS },
           { stroke: '#9aa1ad', grid: { stroke: '#2a2e37' } },
         ],
         series: [

@@ -67,6 +67,11 @@ describe('dispatch', () => {
     });
     const missing = await dispatch(handlers, 'dataset:open', { path: join(empty, 'nope') });
     expect(!missing.ok && missing.error.code).toBe('not-found');
+    writeFileSync(join(empty, 'photo.jpg'), 'x');
+    const file = await dispatch(handlers, 'dataset:open', { path: join(empty, 'photo.jpg') });
+    expect(!file.ok && file.error.message).toBe(
+      `${join(empty, 'photo.jpg')}: is a file; choose the folder that holds JPEGImages/`,
+    );
 
     const devkit = tempDir();
     for (const year of ['VOC2007', 'VOC2012']) {
@@ -80,6 +85,9 @@ describe('dispatch', () => {
     });
     const chosen = await dispatch(handlers, 'dataset:open', { path: devkit, year: 'VOC2012' });
     expect(chosen.ok && chosen.result).toMatchObject({ kind: 'opened', dataset: { name: 'VOC2012' } });
+    // The year alone names the VOC folder too (`--year 2007`).
+    const byYear = await dispatch(handlers, 'dataset:open', { path: devkit, year: '2007' });
+    expect(byYear.ok && byYear.result).toMatchObject({ kind: 'opened', dataset: { name: 'VOC2007' } });
     const wrongYear = await dispatch(handlers, 'dataset:open', { path: devkit, year: 'VOC1999' });
     expect(!wrongYear.ok && wrongYear.error.message).toContain('has no dataset VOC1999');
 

@@ -1,0 +1,79 @@
+// The built CLI as a script runs it, with stdout and stderr piped (not a terminal): progress lines and
+// `--progress json`, `train --resume RUN --epochs N` extending a run, and `predict` falling back from
+// `best` to `last` for a run trained without validation, saying so.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir, VOC_MINI, VOC_MINI_DEVKIT } from '../helpers/data';
+import { ROOT } from './harness';
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('segscope CLI, not on a terminal', () => {
+  const run = join(tempDir(), 'run');
+  const tiny = [
+    '--model',
+    'unet-small',
+    '--input-size',
+    '32',
+    '--batch',
+    '1',
+    '--no-val',
+    '--backend',
+    'wasm',
+  ];
+
+  it('prints a progress line every 10 steps, and extends a run with --resume --epochs', () => {
+    const first = cli(
+      'train',
+      '--dataset',
+      VOC_MINI_DEVKIT,
+      '--year',
+      '2012',
+      ...tiny,
+      '--epochs',
+      '4',
+      '--out',
+      run,
+    );
+    expect(first.status, first.stderr).toBe(0);
+    // 3 training images at batch 1 for 4 epochs: 12 steps, so at least one line before the end.
+    expect(first.stdout).toMatch(/^epoch \d\/4 step \d\/3 loss \d+\.\d{4}/m);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+
+    const more = cli('train', '--resume', run, '--epochs', '6', '--progress', 'json');
+    expect(more.status, more.stderr).toBe(0);
+    expect(more.stdout).toContain('resuming to 6 epochs');
+    const events = more.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { kind: string; epoch?: number; record?: { epoch: number } });
+    expect(events.filter((e) => e.kind === 'epoch').map((e) => e.record!.epoch)).toEqual([5, 6]);
+    expect(events.some((e) => e.kind === 'step')).toBe(true);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
+  });
+
+  it('predicts with last when a run has no best, and says so', () => {
+    const out = tempDir();
+    const r = cli(
+      'predict',
+      '--run',
+      run,
+      '--input',
+      join(VOC_MINI, 'JPEGImages', '2007_000032.jpg'),
+      '--out',
+      out,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${run}: has no best checkpoint (it trained without validation); using last`);
+    expect(r.stderr).toContain('segmented 1/1');
+    expect(readdirSync(out)).toEqual(['2007_000032.png']);
+    const best = cli('predict', '--run', run, '--input', out, '--out', out, '--checkpoint', 'best');
+    expect(best.status).toBe(2);
+    expect(best.stderr).toContain('has no best checkpoint; use --checkpoint last');
+  });
+});

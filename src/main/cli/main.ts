@@ -10,6 +10,7 @@ import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
 import { parseServeArgs, serve } from './serve';
+import { rank } from './commands/rank';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
 
@@ -22,7 +23,7 @@ Usage:
   segscope models [--json]      model ids, parameter counts, named layers
   segscope train --dataset DIR --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
                  [--split train] [--val-split val] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
-                 [--out RUN_DIR] [--resume RUN_DIR]
+                 [--out RUN_DIR] [--resume RUN_DIR] [--init-from RUN_DIR[:best|last]]
   segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend]
   segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
@@ -30,6 +31,9 @@ Usage:
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
                [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
+  segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
+                [--checkpoint best|last] [--json]
+                                drafts a split with the run, then lists the images most in need of review
 
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
 `;
@@ -57,11 +61,12 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'info') return await info(rest);
     if (command === 'check') return await check(rest);
     if (command === 'models') return await modelsCommand(rest);
-    if (command === 'train') return await trainCommand(rest);
+    if (command === 'train') return await trainCommand(rest, deps.startEngine);
     if (command === 'predict') return await predict(rest);
     if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
     if (command === 'cam') return await cam(rest, deps.startEngine);
+    if (command === 'rank') return await rank(rest, deps.startEngine);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -94,6 +94,29 @@ async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promis
   await loadKerasWeights(model, path);
 }
 
+/**
+ * The model of another run's checkpoint, for a run that fine-tunes it (settings.initFrom). Its input
+ * size and class count must be this run's; the error names the checkpoint and what differs.
+ */
+async function initialModel(dir: string, numClasses: number, size: number): Promise<tfl.LayersModel> {
+  if (!isAbsolute(dir))
+    throw new Error(`initFrom must be the absolute path of a checkpoint folder; got '${dir}'`);
+  const { model } = await loadCheckpoint(dir);
+  const input = model.inputs[0]!.shape;
+  const output = model.outputs[0]!.shape;
+  const problem =
+    input[1] !== size || input[2] !== size
+      ? `its input is ${input[1]}×${input[2]}, this run's is ${size}×${size}`
+      : output[output.length - 1] !== numClasses
+        ? `it predicts ${output[output.length - 1]} classes, the dataset has ${numClasses}`
+        : null;
+  if (problem) {
+    model.dispose();
+    throw new Error(`${dir}: cannot be fine-tuned here: ${problem}`);
+  }
+  return model;
+}
+
 async function writeState(runDir: string, state: RunState): Promise<void> {
   await writeAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
 }
@@ -131,7 +154,6 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     startEpoch = state.epoch;
     state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
   } else {
-    model = spec.build({ numClasses, inputSize: size, seed: s.seed });
     state = {
       status: 'running',
       epoch: 0,
@@ -142,6 +164,20 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       endedAt: null,
       error: null,
     };
+    try {
+      model = s.initFrom
+        ? await initialModel(s.initFrom, numClasses, size)
+        : spec.build({ numClasses, inputSize: size, seed: s.seed });
+    } catch (err) {
+      const message = (err as Error).message;
+      await writeState(job.runDir, {
+        ...state,
+        status: 'failed',
+        endedAt: new Date().toISOString(),
+        error: message,
+      });
+      throw err;
+    }
     await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
     // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
     if (s.backboneWeights) {

@@ -14,6 +14,7 @@ import {
 } from '../../shared/labelPng';
 import { WorkbenchError } from '../../shared/errors';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile';
+import { invalidateDraftScores } from './draftCache';
 import type { Dataset } from './dataset';
 import { imageSize } from './imageFiles';
 import { assertRealInside } from './safePath';
@@ -143,6 +144,8 @@ export async function saveLabel(ds: Dataset, req: SaveRequest): Promise<SaveResu
     await ds.workspace.markCreated(req.id);
     ds.noteLabelWritten(req.id);
   }
+  // Cached drafts compared this image with the old label; their scores must be worked out again.
+  await invalidateDraftScores(ds.root, req.id);
   const written = await stat(path);
   return { version: versionOf(written), backup, created: !current };
 }

@@ -68,7 +68,14 @@ export class TrainingService {
     };
   }
 
-  async start(partial: Partial<TrainSettings>): Promise<{ runId: string }> {
+  /**
+   * Starts a new run. `extraTrainIds` (labelled images, e.g. the reviewed ones of a fine-tuning) are
+   * trained on besides the split's.
+   */
+  async start(
+    partial: Partial<TrainSettings>,
+    extraTrainIds: string[] = [],
+  ): Promise<{ runId: string; trainImages: number }> {
     const ds = this.session.dataset;
     const settings: TrainSettings = {
       ...DEFAULT_TRAIN_SETTINGS,
@@ -78,6 +85,11 @@ export class TrainingService {
     const runId = newRunId(settings.model);
     this.assertIdle();
     const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
+    for (const id of extraTrainIds) {
+      if (job.trainIds.includes(id) || !ds.hasLabel(id)) continue;
+      job.trainIds.push(id);
+      job.imageFiles[id] = ds.imageFile(id);
+    }
     await makeRunDir(ds.root, runId);
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model.
@@ -93,7 +105,7 @@ export class TrainingService {
       error: null,
     };
     await writeJsonAtomic(join(job.runDir, 'state.json'), state);
-    return this.launch(job, runId);
+    return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length };
   }
 
   async resume(runId: string): Promise<{ runId: string }> {

@@ -12,6 +12,7 @@ import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
 import { engineEntry } from '../paths';
+import type { EngineStarter } from './cam';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -22,7 +23,8 @@ function numberOption(value: string | undefined, name: string): number | undefin
   return n;
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+/** `start` replaces the built engine (tests pass one that runs a fresh bundle). */
+export async function trainCommand(argv: string[], start?: EngineStarter): Promise<number> {
   const { values } = usage(() =>
     parseArgs({
       args: argv,
@@ -45,6 +47,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         resume: { type: 'string' },
         seed: { type: 'string' },
         'backbone-weights': { type: 'string' },
+        'init-from': { type: 'string' },
         json: { type: 'boolean' },
       },
     }),
@@ -65,8 +68,30 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (!info?.isFile()) throw new UsageError(`--backbone-weights: ${backboneWeights} is not a file`);
   }
 
+  // --init-from RUN_DIR[:best|last]: fine-tune that run's checkpoint (best when it has one, else last).
+  let initFrom: { dir: string; job: TrainJob } | null = null;
+  if (values['init-from'] !== undefined) {
+    if (values.resume) throw new UsageError('--init-from applies to a new run, not to --resume');
+    const m = /^(.*?)(?::(best|last))?$/.exec(values['init-from'])!;
+    const runDir = resolve(m[1]!);
+    let parent: TrainJob;
+    try {
+      parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    } catch {
+      throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+    }
+    const has = (name: string) =>
+      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+        () => true,
+        () => false,
+      );
+    const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
+    if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+    initFrom = { dir: join(runDir, 'checkpoints', name), job: parent };
+  }
+
   const session = new WorkbenchSession();
-  const host = new EngineHost(forkSpawner(engineEntry));
+  const host = start ? await start(backend) : new EngineHost(forkSpawner(engineEntry));
   const training = new TrainingService(session, host);
   let job: TrainJob;
   if (values.resume) {
@@ -78,6 +103,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     };
   } else {
     if (!values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');
+    // A fine-tuning run keeps the model and input size of the run it starts from.
+    values.model ??= initFrom?.job.settings.model;
+    values['input-size'] ??= initFrom ? String(initFrom.job.settings.inputSize) : undefined;
     if (!values.model) throw new UsageError('train needs --model ID (see segscope models)');
     const ds = await openDatasetArg(values.dataset, values.year);
     const settings: TrainSettings = {
@@ -98,6 +126,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...(values['no-augment'] ? { augment: { scale: false, rotate: false, flip: false, hsv: false } } : {}),
       ...(values.seed ? { seed: intOption(values.seed, 'seed', 0, 2 ** 31)! } : {}),
       backboneWeights,
+      initFrom: initFrom?.dir ?? null,
     };
     const runDir = values.out ? resolve(values.out) : join(runsDir(ds.root), newRunId(settings.model));
     await mkdir(dirname(runDir), { recursive: true });
@@ -110,6 +139,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   log(`backend ${info.name}: ${info.reason}`);
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
+  if (!job.resume && job.settings.initFrom) log(`starting from ${job.settings.initFrom}`);
   if (!job.resume && job.settings.backboneWeights)
     log(`backbone weights from ${job.settings.backboneWeights}`);
   let cancelled = false;

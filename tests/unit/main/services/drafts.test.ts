@@ -28,7 +28,7 @@ const events: { name: EventName; payload: unknown }[] = [];
 
 function nextEvent<E extends EventName>(name: E, match: (p: Events[E]) => boolean): Promise<Events[E]> {
   return new Promise((resolve) => {
-    const remove = session.addEventSink((event, payload) => {
+    const remove = session.addEventSink((event: EventName, payload: unknown) => {
       if (event === name && match(payload as Events[E])) {
         remove();
         resolve(payload as Events[E]);

@@ -156,6 +156,8 @@ export interface ImageFilter {
   review?: ReviewStatus;
   /** Case-insensitive substring of the id. */
   search?: string;
+  /** Only these ids, in this order (the review queue); the other filters still apply. */
+  order?: string[];
 }
 
 /** A run's draft of one image, at the image's size: the engine's segmentation plus its scores. */
@@ -269,6 +271,7 @@ export const requests = {
           labeled: z.boolean().optional(),
           review: z.enum(['todo', 'done']).optional(),
           search: z.string().max(255).optional(),
+          order: z.array(imageId).max(100_000).optional(),
         })
         .strict()
         .optional(),

@@ -129,6 +129,9 @@ export async function main(args: string[]): Promise<void> {
       split: 'train',
       valSplit: null,
       augment: { scale: false, rotate: false, flip: true, hsv: false },
+      // With a few images, plain cross-entropy settles on all background; these keep the objects.
+      classWeights: 'balanced',
+      dice: true,
       backend: o.backend,
     })
   ).runId;

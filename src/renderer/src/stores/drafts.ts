@@ -130,11 +130,13 @@ export const useDraftsStore = defineStore('drafts', () => {
   const acceptConfident = () => accept({ confidence: usableDraft()?.confidence, threshold: threshold.value });
   const acceptRegion = (region: Uint8Array) => accept({ region });
 
-  /** The image list's filter without the queue's parts (its order, and "to do only"). */
+  /** Whether the review filter in the image list was set by "to do only" (and is the queue's to lift). */
+  let todoSet = false;
+  /** The image list's filter without the queue's parts (its order, and the filter "to do only" set). */
   function plainFilter(): ImageFilter {
     const f: ImageFilter = { ...dataset.filter };
     delete f.order;
-    delete f.review;
+    if (todoSet) delete f.review;
     return f;
   }
 
@@ -145,10 +147,12 @@ export const useDraftsStore = defineStore('drafts', () => {
    */
   async function applyQueue(): Promise<void> {
     const run = runId.value;
+    const base = plainFilter();
+    todoSet = todoOnly.value;
     const todo: ImageFilter = todoOnly.value ? { review: 'todo' } : {};
     if (queueOrder.value === 'none' || !run) {
       queue.value = null;
-      await dataset.setFilter({ ...plainFilter(), ...todo });
+      await dataset.setFilter({ ...base, ...todo });
       return;
     }
     try {
@@ -160,7 +164,7 @@ export const useDraftsStore = defineStore('drafts', () => {
       queue.value = markRaw(result);
       // Images without a draft yet come after the ranked ones until drafting reaches them.
       const order = [...result.entries.map((e) => e.id), ...result.pending];
-      await dataset.setFilter({ ...plainFilter(), order, ...todo });
+      await dataset.setFilter({ ...base, order, ...todo });
       if (result.pending.length && drafting.value.state !== 'running') await draftAll();
     } catch (err) {
       app.report(err);

@@ -6,7 +6,10 @@
 // learns. Works on voc-mini or any VOC-layout folder; the images it uses are copied to a temporary
 // folder, so the dataset is only read. Plain Node, with the built engine (npx electron-vite build):
 //   node bench/run.mjs bench/drafts/annotator.ts [DATASET] [--seed 2] [--images 20] [--k 1]
-//        [--model unet-small] [--size 64] [--epochs 20] [--finetune-epochs 3] [--backend auto]
+//        [--model unet-small] [--size 64] [--epochs 20] [--finetune-epochs 3] [--threshold 0.9]
+//        [--backend auto]
+// Two ways of accepting are counted: the whole draft, and the draft only where its confidence is at
+// least the threshold (background elsewhere, as from scratch).
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,6 +36,8 @@ interface Options {
   size: number;
   epochs: number;
   finetuneEpochs: number;
+  /** "Accept confident" takes the draft only where its confidence is at least this. */
+  threshold: number;
   backend: BackendPreference;
 }
 
@@ -46,6 +51,7 @@ function parse(args: string[]): Options {
     size: 64,
     epochs: 20,
     finetuneEpochs: 3,
+    threshold: 0.9,
     backend: 'auto',
   };
   const numeric: Record<string, keyof Options> = {
@@ -66,6 +72,7 @@ function parse(args: string[]): Options {
     if (v === undefined) throw new Error(`${a} needs a value`);
     if (a === '--model') o.model = v;
     else if (a === '--backend') o.backend = v as BackendPreference;
+    else if (a === '--threshold') o.threshold = Number(v);
     else if (numeric[a]) (o as unknown as Record<string, number>)[numeric[a]] = Number(v);
     else throw new Error(`unknown argument ${a}`);
   }
@@ -129,9 +136,6 @@ export async function main(args: string[]): Promise<void> {
       split: 'train',
       valSplit: null,
       augment: { scale: false, rotate: false, flip: true, hsv: false },
-      // With a few images, plain cross-entropy settles on all background; these keep the objects.
-      classWeights: 'balanced',
-      dice: true,
       backend: o.backend,
     })
   ).runId;
@@ -139,17 +143,21 @@ export async function main(args: string[]): Promise<void> {
   console.log(`starting model: ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const withDraft: number[] = [];
+  const confident: number[] = [];
   const fromScratch: number[] = [];
-  console.log('image          pixels  draft  scratch  draft/scratch  run');
+  console.log(`image          pixels  draft  ≥${o.threshold}  scratch  draft/scratch  run`);
   for (const [i, id] of ids.slice(o.seed).entries()) {
     const gt = decodeLabelPng(readFileSync(join(root, 'SegmentationClass', `${id}.png`))).indices;
     const draft = await drafts.predict({ runId: run, imageId: id });
     const d = toCorrect(draft.labels, gt);
+    const sure = draft.labels.map((c, j) => (draft.confidence[j]! >= o.threshold ? c : 0));
+    const c = toCorrect(sure, gt);
     const s = toCorrect(new Uint8Array(gt.length), gt);
     withDraft.push(d);
+    confident.push(c);
     fromScratch.push(s);
     console.log(
-      `${id.padEnd(14)} ${String(gt.length).padStart(6)} ${String(d).padStart(6)} ${String(s).padStart(8)}  ` +
+      `${id.padEnd(14)} ${String(gt.length).padStart(6)} ${String(d).padStart(6)} ${String(c).padStart(6)} ${String(s).padStart(8)}  ` +
         `${(d / Math.max(1, s)).toFixed(2).padStart(13)}  ${run}`,
     );
     // The corrected label is the ground truth already on disk; the annotator marks it reviewed.
@@ -167,7 +175,8 @@ export async function main(args: string[]): Promise<void> {
   const half = Math.ceil(withDraft.length / 2);
   console.log(
     `pixels corrected per image: drafts ${mean(withDraft).toFixed(0)}, from scratch ${mean(fromScratch).toFixed(0)} ` +
-      `(ratio ${(mean(withDraft) / mean(fromScratch)).toFixed(2)}); first ${half} images ` +
+      `(ratio ${(mean(withDraft) / mean(fromScratch)).toFixed(2)}), confident only ${mean(confident).toFixed(0)} ` +
+      `(ratio ${(mean(confident) / mean(fromScratch)).toFixed(2)}); first ${half} images ` +
       `${mean(withDraft.slice(0, half)).toFixed(0)} vs ${mean(fromScratch.slice(0, half)).toFixed(0)}, ` +
       `last ${withDraft.length - half} ${mean(withDraft.slice(half)).toFixed(0)} vs ${mean(fromScratch.slice(half)).toFixed(0)}`,
   );

@@ -36,6 +36,19 @@ export async function fileVersion(path: string): Promise<string | null> {
   return info ? `${info.mtimeMs}-${info.size}` : null;
 }
 
+const checks = new Map<string, Promise<void>>();
+
+/** Empties the cache folder `dir` when it was made by another version of the checkpoint. */
+async function emptyIfStale(dir: string, key: string): Promise<void> {
+  const keyFile = join(dir, 'checkpoint.json');
+  const previous = await readFile(keyFile, 'utf8')
+    .then((t) => (JSON.parse(t) as { key: string }).key)
+    .catch(() => null);
+  if (previous === key) return;
+  await rm(dir, { recursive: true, force: true });
+  await writeJsonAtomic(keyFile, { key });
+}
+
 export class DraftCache {
   private constructor(readonly dir: string) {}
 
@@ -49,14 +62,16 @@ export class DraftCache {
       await fileVersion(join(checkpointDir, 'model.json')),
       await fileVersion(join(checkpointDir, 'weights.bin')),
     ].join('/');
-    const keyFile = join(dir, 'checkpoint.json');
-    const previous = await readFile(keyFile, 'utf8')
-      .then((t) => (JSON.parse(t) as { key: string }).key)
-      .catch(() => null);
-    if (previous !== key) {
-      await rm(dir, { recursive: true, force: true });
-      await writeJsonAtomic(keyFile, { key });
+    // One check per folder and checkpoint version at a time: two callers that both saw a stale key
+    // must not both empty the folder, the second after the first had written new drafts.
+    const id = `${dir}\u0000${key}`;
+    let check = checks.get(id);
+    if (!check) {
+      check = emptyIfStale(dir, key);
+      checks.set(id, check);
+      check.finally(() => checks.delete(id)).catch(() => undefined);
     }
+    await check;
     return new DraftCache(dir);
   }
 

@@ -110,10 +110,16 @@ export class DraftService {
     const src = await this.source(req.runId, req.checkpoint);
     const cache = await this.cache(src);
     const hit = await cache.read(req.imageId);
-    const draft = hit
-      ? { labels: hit.labels, confidence: hit.confidence, width: hit.meta.width, height: hit.meta.height }
-      : (await this.make(src, cache, req.imageId)).seg;
-    const meta = hit?.meta ?? (await cache.meta(req.imageId))!;
+    const made = hit ? null : await this.make(src, cache, req.imageId);
+    const draft = made
+      ? made.seg
+      : {
+          labels: hit!.labels,
+          confidence: hit!.confidence,
+          width: hit!.meta.width,
+          height: hit!.meta.height,
+        };
+    const meta = made ? made.meta : hit!.meta;
     const scores = await this.freshScore(cache, req.imageId, meta, draft.labels);
     return {
       runId: src.runId,
@@ -201,11 +207,12 @@ export class DraftService {
     if (this.background)
       throw new WorkbenchError('conflict', `drafts of run ${this.background.runId} are still being made`);
     const src = await this.source(req.runId, req.checkpoint);
-    const total = this.ids(req.split).length;
+    const ids = this.ids(req.split);
+    const cache = await this.cache(src);
+    let cached = 0;
+    for (const id of ids) if (await cache.meta(id)) cached++;
     const job: Background = { runId: src.runId, checkpoint: src.checkpoint, cancelled: false };
     this.background = job;
-    let cached = 0;
-    let first = true;
     let lastEmit = 0;
     const finished = (status: 'done' | 'cancelled' | 'failed', error: string | null) =>
       this.session.emit('drafts:finished', { runId: src.runId, checkpoint: src.checkpoint, status, error });
@@ -213,8 +220,6 @@ export class DraftService {
       src,
       req.split,
       (done, all) => {
-        if (first) cached = done;
-        first = false;
         // About ten events a second at most, and always the last one.
         const now = Date.now();
         if (done < all && now - lastEmit < 100) return;
@@ -235,9 +240,7 @@ export class DraftService {
       .finally(() => {
         if (this.background === job) this.background = null;
       });
-    // The cached count is known once the cache was scanned; the caller learns it from the first event too.
-    await new Promise((resolve) => setImmediate(resolve));
-    return { total, cached };
+    return { total: ids.length, cached };
   }
 
   cancel(): { cancelled: boolean } {

@@ -228,7 +228,11 @@ export const useDraftsStore = defineStore('drafts', () => {
   });
   api().on('training:finished', (f) => {
     const ft = finetune.value;
-    if (ft.state !== 'running' || f.runId !== ft.runId) return;
+    if (ft.state !== 'running' || f.runId !== ft.runId) {
+      // A run that finished in the Train tab can draft from now on.
+      void loadRuns();
+      return;
+    }
     if (f.status !== 'done') {
       finetune.value = { state: 'failed', message: f.error ?? `fine-tuning ${f.status}` };
       return;

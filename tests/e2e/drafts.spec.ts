@@ -23,9 +23,9 @@ const labelFile = (id = ID) => join(root, 'SegmentationClass', `${id}.png`);
 const readIndices = (id = ID) => decodeLabelPng(readFileSync(labelFile(id))).indices;
 const runsDir = () => join(root, '.segscope', 'runs');
 
-/** A tiny unet-small run at 64², a few epochs on all five images, without validation (only `last`). */
+/** A tiny unet-small run at 64², twenty one-batch epochs on all five images, without validation (only `last`). */
 function trainTinyRun(dataset: string): Promise<void> {
-  const args = ['train', '--dataset', dataset, '--model', 'unet-small', '--epochs', '3', '--batch', '5'];
+  const args = ['train', '--dataset', dataset, '--model', 'unet-small', '--epochs', '20', '--batch', '5'];
   args.push('--input-size', '64', '--lr', '0.002', '--split', 'trainval', '--no-val', '--no-augment');
   args.push('--backend', 'wasm');
   return new Promise((resolve, reject) => {
@@ -103,6 +103,7 @@ describe('model-assisted labelling', () => {
       .toMatch(/^IoU vs draft \d+\.\d% · mean confidence \d+\.\d%$/);
     const draft = decodeLabelPng(readFileSync(draftFile(run!))).indices;
 
+    await page.screenshot({ path: join(OUTPUT, 'drafts.png') });
     await page.getByTestId('tool-accept').click();
     await recordClicks();
     for (const [x, y] of [
@@ -117,7 +118,7 @@ describe('model-assisted labelling', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
     await page.getByTestId('draft-view').selectOption('disagreement');
-    await page.screenshot({ path: join(OUTPUT, 'drafts.png') });
+    await page.screenshot({ path: join(OUTPUT, 'drafts-disagreement.png') });
     await page.getByTestId('draft-view').selectOption('draft');
     await page.getByTestId('save').click();
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');

@@ -85,8 +85,10 @@ export class TrainingService {
     const runId = newRunId(settings.model);
     this.assertIdle();
     const job = this.makeJob(ds, settings, join(ds.root, '.segscope', 'runs', runId), false);
+    const inSplit = new Set(job.trainIds);
     for (const id of extraTrainIds) {
-      if (job.trainIds.includes(id) || !ds.hasLabel(id)) continue;
+      if (inSplit.has(id) || !ds.hasLabel(id)) continue;
+      inSplit.add(id);
       job.trainIds.push(id);
       job.imageFiles[id] = ds.imageFile(id);
     }

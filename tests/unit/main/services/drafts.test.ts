@@ -11,7 +11,7 @@ import type { TrainJob } from '../../../../src/shared/training';
 import { vocClasses, vocColormap } from '../../../../src/shared/voc';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { train } from '../../../../src/main/engine/train';
-import { forkSpawner } from '../../../../src/main/services/engineHost';
+import { EngineHost, forkSpawner } from '../../../../src/main/services/engineHost';
 import { DraftService } from '../../../../src/main/services/drafts';
 import { evalMaskFolders } from '../../../../src/main/services/evalMasks';
 import { readLabel, saveLabel } from '../../../../src/main/services/labels';
@@ -21,6 +21,7 @@ import { copyVocMini, tempDir, VOC_MINI_IDS } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
 
 const RUN = 'tiny';
+let entry: string;
 let root: string;
 let session: WorkbenchSession;
 let drafts: DraftService;
@@ -38,7 +39,7 @@ function nextEvent<E extends EventName>(name: E, match: (p: Events[E]) => boolea
 }
 
 beforeAll(async () => {
-  const entry = await bundleForNode('src/main/engine/worker.ts');
+  entry = await bundleForNode('src/main/engine/worker.ts');
   root = copyVocMini();
   await selectBackend('wasm');
   // Trained without validation, so the run has only `last`; 32² keeps it to seconds.
@@ -215,5 +216,24 @@ describe('training with initFrom', () => {
       `${parent()}: cannot be fine-tuned here: its input is 32×32, this run's is 64×64`,
     );
     expect(JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')).status).toBe('failed');
+  }, 60_000);
+});
+
+describe('a fresh engine', () => {
+  it('answers a models request that arrives while a draft is selecting the backend', async () => {
+    // The editor drafts while the viewer asks for the model list: both reach a new engine at once.
+    const host = new EngineHost(forkSpawner(entry));
+    try {
+      const image = join(root, 'JPEGImages', `${VOC_MINI_IDS[0]}.jpg`);
+      const runDir = join(root, '.segscope', 'runs', RUN);
+      const [seg, models] = await Promise.all([
+        host.request({ type: 'segment', runDir, checkpoint: 'last', image }),
+        host.request({ type: 'models' }),
+      ]);
+      expect(seg.width).toBe(500);
+      expect(models.map((m) => m.id)).toContain('unet-small');
+    } finally {
+      host.kill();
+    }
   }, 60_000);
 });

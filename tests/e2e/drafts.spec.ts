@@ -151,6 +151,64 @@ describe('model-assisted labelling', () => {
     expect(readIndices()).toEqual(original);
   }, 120_000);
 
+  it('accepts the draft inside a box dragged with Shift, honouring Protect', async () => {
+    const [run] = runIds();
+    const draft = decodeLabelPng(readFileSync(draftFile(run!))).indices;
+    await page.getByTestId('tool-protect').click(); // only over background and void
+    await page.getByTestId('tool-accept').click();
+    // The box runs from where the pointer went down to its last position before it went up.
+    await page.getByTestId('editor-stage').evaluate((el) => {
+      const w = window as unknown as { __box: number[] };
+      const at = (e: PointerEvent) => {
+        const box = el.getBoundingClientRect();
+        const s = Number(el.dataset.viewScale);
+        return [
+          (e.clientX - box.left - Number(el.dataset.viewX)) / s,
+          (e.clientY - box.top - Number(el.dataset.viewY)) / s,
+        ];
+      };
+      el.addEventListener('pointerdown', (e) => (w.__box = at(e as PointerEvent)), true);
+      el.addEventListener(
+        'pointermove',
+        (e) => {
+          if ((e as PointerEvent).buttons) w.__box = [w.__box[0]!, w.__box[1]!, ...at(e as PointerEvent)];
+        },
+        true,
+      );
+    });
+    const from = await toScreen(40, 30);
+    const to = await toScreen(420, 250);
+    await page.keyboard.down('Shift');
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(to.x, to.y, { steps: 8 });
+    await page.mouse.up();
+    await page.keyboard.up('Shift');
+    await page.getByTestId('tool-protect').click();
+    await page.getByTestId('save').click();
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+
+    const [x0, y0, x1, y1] = await page.evaluate(() => (window as unknown as { __box: number[] }).__box);
+    const inside = { width: 500, height: 281, indices: new Uint8Array(500 * 281) };
+    fillPolygon(inside, [x0!, y0!, x1!, y0!, x1!, y1!, x0!, y1!], 1, 'all');
+    const saved = readIndices();
+    let taken = 0;
+    let wrong = 0;
+    for (let i = 0; i < saved.length; i++) {
+      const allowed = inside.indices[i] && (original[i] === 0 || original[i] === 255);
+      const expected = allowed ? draft[i] : original[i];
+      if (saved[i] !== expected) wrong++;
+      if (allowed && draft[i] !== original[i]) taken++;
+    }
+    expect(wrong).toBe(0);
+    expect(taken).toBeGreaterThan(100);
+    // Undo, and save the label as it was for the next test.
+    await page.getByTestId('undo').click();
+    await page.getByTestId('save').click();
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+    expect(readIndices()).toEqual(original);
+  }, 60_000);
+
   it('orders the image list by disagreement and steps through it with queue-next and n', async () => {
     const [run] = runIds();
     await page.getByTestId('queue-sort').selectOption('disagreement');

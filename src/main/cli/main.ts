@@ -32,7 +32,7 @@ Usage:
                [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
   segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
-                [--checkpoint best|last] [--json]
+                [--checkpoint best|last] [--backend B] [--json]
                                 drafts a split with the run, then lists the images most in need of review
 
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.

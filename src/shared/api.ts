@@ -5,6 +5,7 @@ import type { Envelope } from './errors';
 import type { ClassDef } from './voc';
 import type { ModelInfo } from './engineProtocol';
 import type { BackendInfo, RunSummary, TrainProgress, RunStatus } from './training';
+import type { DraftScores, QueueOrder } from './drafts';
 
 /** How the UI is connected to main. */
 export type Transport = 'electron' | 'browser';
@@ -169,6 +170,46 @@ export interface ImageFilter {
   review?: ReviewStatus;
   /** Case-insensitive substring of the id. */
   search?: string;
+  /** Only these ids, in this order (the review queue); the other filters still apply. */
+  order?: string[];
+}
+
+/** A run's draft of one image, at the image's size: the engine's segmentation plus its scores. */
+export interface DraftResult extends DraftScores {
+  runId: string;
+  /** The checkpoint that made the draft. */
+  checkpoint: 'best' | 'last';
+  imageId: string;
+  width: number;
+  height: number;
+  /** Argmax class per pixel. */
+  labels: Uint8Array;
+  /** Softmax probability of the argmax class per pixel, 0..1. */
+  confidence: Float32Array;
+  /** True when the draft came from the cache under `.segscope/drafts/`. */
+  cached: boolean;
+}
+
+/** One image of the review queue with its scores. */
+export interface RankEntry {
+  id: string;
+  hasLabel: boolean;
+  review: ReviewStatus;
+  iou: number | null;
+  disagreement: number | null;
+  uncertainty: number;
+  meanConfidence: number;
+}
+
+/** The review queue of a run's checkpoint over a split, most in need of review first. */
+export interface RankResult {
+  runId: string;
+  checkpoint: 'best' | 'last';
+  by: QueueOrder;
+  split: string | null;
+  entries: RankEntry[];
+  /** Ids of the split with no cached draft yet (predict them to rank them), sorted. */
+  pending: string[];
 }
 
 const empty = z.object({}).strict();
@@ -249,6 +290,7 @@ export const requests = {
           labeled: z.boolean().optional(),
           review: z.enum(['todo', 'done']).optional(),
           search: z.string().max(255).optional(),
+          order: z.array(imageId).max(100_000).optional(),
         })
         .strict()
         .optional(),
@@ -337,6 +379,42 @@ export const requests = {
       method: camMethod,
     })
     .strict(),
+  /**
+   * The draft of one image by a run's checkpoint (default: best, else last), from the cache when it is
+   * there, and its scores against the image's label. Security: as viewer:segment.
+   */
+  'drafts:predict': z.object({ runId, checkpoint: checkpoint.optional(), imageId }).strict(),
+  /**
+   * Drafts every image of a split (or all images) in the background, with `drafts:progress` events and
+   * a `drafts:finished` event; images already cached are skipped. Security: the split must be the open
+   * dataset's, the run one of its runs.
+   */
+  'drafts:predictAll': z
+    .object({ runId, checkpoint: checkpoint.optional(), split: z.string().min(1).max(255).optional() })
+    .strict(),
+  /** Cancels the background drafting, between two images. */
+  'drafts:cancel': empty,
+  /** The review queue from the cached drafts. Security: as drafts:predictAll. */
+  'drafts:rank': z
+    .object({
+      runId,
+      checkpoint: checkpoint.optional(),
+      split: z.string().min(1).max(255).optional(),
+      by: z.enum(['disagreement', 'uncertainty', 'unlabelled']),
+    })
+    .strict(),
+  /**
+   * Fine-tunes a run on the images marked reviewed plus its train split: a new training run starting
+   * from the run's checkpoint, in the background (its events are training:progress/finished).
+   * Security: the run id must name a run of the open dataset.
+   */
+  'drafts:finetune': z
+    .object({
+      runId,
+      checkpoint: checkpoint.optional(),
+      epochs: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
 } as const;
 
 /** Response types, one per method. */
@@ -366,6 +444,11 @@ export interface Responses {
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;
   'viewer:camSweep': { layers: CamResult[] };
+  'drafts:predict': DraftResult;
+  'drafts:predictAll': { total: number; cached: number };
+  'drafts:cancel': { cancelled: boolean };
+  'drafts:rank': RankResult;
+  'drafts:finetune': { runId: string; parent: string; trainImages: number; reviewed: number };
 }
 
 /** Every method name, e.g. `dataset:open`. */
@@ -390,6 +473,15 @@ export interface Events {
   'weights:progress': { kind: 'vgg16' | 'resnet50'; received: number; total: number | null };
   /** A run ended; `error` says why when it failed. */
   'training:finished': { runId: string; status: RunStatus; error: string | null };
+  /** Background drafting of a split: images drafted so far. */
+  'drafts:progress': { runId: string; checkpoint: 'best' | 'last'; done: number; total: number };
+  /** Background drafting ended. */
+  'drafts:finished': {
+    runId: string;
+    checkpoint: 'best' | 'last';
+    status: 'done' | 'cancelled' | 'failed';
+    error: string | null;
+  };
 }
 export type EventName = keyof Events;
 
@@ -404,6 +496,8 @@ export const EVENTS = Object.keys({
   'training:progress': true,
   'training:finished': true,
   'weights:progress': true,
+  'drafts:progress': true,
+  'drafts:finished': true,
 } satisfies Record<EventName, true>) as EventName[];
 
 /** The interface the renderer talks to. Both transports implement it; the UI cannot tell them apart. */

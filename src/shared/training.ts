@@ -55,6 +55,11 @@ export interface TrainSettings {
    * (or absent, in runs from before this setting) starts from random weights.
    */
   backboneWeights?: string | null;
+  /**
+   * Absolute path of a checkpoint folder (`<run>/checkpoints/best|last`) whose model a new run starts
+   * from instead of a fresh one: fine-tuning. Null or absent starts fresh.
+   */
+  initFrom?: string | null;
 }
 
 /** The defaults of the improved U-Net paper: Adam, lr 1e-4, cosine schedule, input 512, batch 4. */

@@ -3,7 +3,7 @@
 // `server ENGINE ROOT SETTINGS_JSON [RUN_ID]` starts (or resumes) a run as the server does and waits
 // for it to end. The engine is the bundle at ENGINE, forked as in the app.
 import { trainCommand } from '../../src/main/cli/commands/train';
-import { forkSpawner } from '../../src/main/services/engineHost';
+import { EngineHost, forkSpawner } from '../../src/main/services/engineHost';
 import { WorkbenchSession } from '../../src/main/services/session';
 
 const [mode, engine, ...rest] = process.argv.slice(2);
@@ -29,7 +29,10 @@ async function server(root: string, settings: string, runId?: string): Promise<n
   return code;
 }
 
-const run = mode === 'cli' ? trainCommand(rest, forkSpawner(engine!)) : server(rest[0]!, rest[1]!, rest[2]);
+const run =
+  mode === 'cli'
+    ? trainCommand(rest, async () => new EngineHost(forkSpawner(engine!)))
+    : server(rest[0]!, rest[1]!, rest[2]);
 run.then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -14,7 +14,7 @@ Usage:
                  [--optimizer adam|sgd] [--schedule cos|step|constant] [--seed N]
                  [--split train] [--val-split val | --no-val] [--no-augment]
                  [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--backbone-weights FILE.h5]
-                 [--out RUN_DIR] [--progress lines|json] [--json]
+                 [--out RUN_DIR] [--init-from RUN_DIR[:best|last]] [--progress lines|json] [--json]
   segscope train --resume RUN_DIR [--epochs N] [--progress lines|json] [--json]
   segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
                 [--backend B] [--json]
@@ -26,6 +26,9 @@ Usage:
                [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] [--backend B]
                --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
+  segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
+                [--checkpoint best|last] [--backend B] [--json]
+                                drafts a split with the run, then lists the images most in need of review
 
 Every command answers --help. --year takes the folder name (VOC2012) or the year (2012).
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
@@ -81,6 +84,8 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
   --backbone-weights FILE  Keras ImageNet .h5 weights for the encoder
   --out RUN_DIR            where the run goes (default <dataset>/.segscope/runs/<run-id>)
   --resume RUN_DIR         continue a run from its last checkpoint
+  --init-from RUN[:best|last]  start from another run's checkpoint (fine-tuning); its model and input
+                           size are the default
   --progress lines|json    progress when not on a terminal: a line every 10 steps (default), or one JSON
                            object per step and per epoch on stderr
   --json                   print the result as JSON on stdout`,
@@ -112,4 +117,14 @@ Grad-CAM of one class as a jet overlay on the image.
   --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
   --raw                    write the 0..1 map as a 16-bit grayscale PNG instead
   --json                   print {out, layer, method, class, width, height}`,
+  rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled] [--json]
+
+Drafts the images of a split that have no cached draft yet with the run's checkpoint, then lists the
+images most in need of review first, with their scores.
+  --split S                the split to rank (default every image)
+  --by ORDER               disagreement (1 - IoU of label and draft, default), uncertainty (1 - mean top
+                           softmax probability) or unlabelled (unlabelled images first)
+  --checkpoint best|last   default best, or last for a run without one
+  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --json                   print {run, checkpoint, by, split, images: [...]}`,
 };

@@ -11,6 +11,7 @@ import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
 import { parseServeArgs, serve } from './serve';
+import { rank } from './commands/rank';
 
 /** What the CLI starts that tests replace: the engine process (by default the built `out/main/engine.js`). */
 export interface CliDeps {
@@ -39,11 +40,12 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'info') return await info(rest);
     if (command === 'check') return await check(rest);
     if (command === 'models') return await modelsCommand(rest);
-    if (command === 'train') return await trainCommand(rest);
+    if (command === 'train') return await trainCommand(rest, deps.startEngine);
     if (command === 'predict') return await predict(rest);
     if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
     if (command === 'cam') return await cam(rest, deps.startEngine);
+    if (command === 'rank') return await rank(rest, deps.startEngine);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

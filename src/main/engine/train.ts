@@ -96,6 +96,29 @@ async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promis
   await loadKerasWeights(model, path);
 }
 
+/**
+ * The model of another run's checkpoint, for a run that fine-tunes it (settings.initFrom). Its input
+ * size and class count must be this run's; the error names the checkpoint and what differs.
+ */
+async function initialModel(dir: string, numClasses: number, size: number): Promise<tfl.LayersModel> {
+  if (!isAbsolute(dir))
+    throw new Error(`initFrom must be the absolute path of a checkpoint folder; got '${dir}'`);
+  const { model } = await loadCheckpoint(dir);
+  const input = model.inputs[0]!.shape;
+  const output = model.outputs[0]!.shape;
+  const problem =
+    input[1] !== size || input[2] !== size
+      ? `its input is ${input[1]}×${input[2]}, this run's is ${size}×${size}`
+      : output[output.length - 1] !== numClasses
+        ? `it predicts ${output[output.length - 1]} classes, the dataset has ${numClasses}`
+        : null;
+  if (problem) {
+    model.dispose();
+    throw new Error(`${dir}: cannot be fine-tuned here: ${problem}`);
+  }
+  return model;
+}
+
 /** How often a running run says it is alive, between epochs, so readers can tell it from a dead one. */
 const HEARTBEAT_MS = 10_000;
 
@@ -270,7 +293,6 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     startEpoch = state.epoch;
     state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
   } else {
-    model = spec.build({ numClasses, inputSize: size, seed: s.seed });
     state = {
       status: 'running',
       epoch: 0,
@@ -283,6 +305,10 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     };
     // The state first: a folder with a config always has a state naming its owner.
     await writeState(job.runDir, state);
+    // A failure here ends the run as failed with its message (see train()).
+    model = s.initFrom
+      ? await initialModel(s.initFrom, numClasses, size)
+      : spec.build({ numClasses, inputSize: size, seed: s.seed });
     await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
     try {
       // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.

@@ -161,6 +161,9 @@ async function handle(req: EngineRequest): Promise<unknown> {
       if (!backend) backend = await selectBackend(req.backend);
       return backend;
     case 'models':
+      // Building models needs a backend: without this, a models request that arrives while another
+      // request is still selecting one finds tfjs half-initialised and fails.
+      if (!backend) backend = await selectBackend('auto');
       return models();
     case 'cancel':
       cancelRequested = true;

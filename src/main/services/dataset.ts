@@ -117,7 +117,9 @@ export class Dataset {
   /** The image list under a filter, one window of it. */
   list(filter: ImageFilter, offset: number, limit: number): { total: number; rows: ImageRow[] } {
     const search = filter.search?.toLowerCase();
-    const matches = this.ids.filter((id) => {
+    // Ids in a queue's order that are not images here (a stale queue) are left out.
+    const ids = filter.order ? filter.order.filter((id) => this.index.images.has(id)) : this.ids;
+    const matches = ids.filter((id) => {
       if (filter.split !== undefined) {
         const splits = this.splitsOf.get(id);
         if (filter.split === UNLISTED ? splits !== undefined : !splits?.includes(filter.split)) return false;

@@ -11,6 +11,7 @@ import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
 import { attachRun, deleteRun, listRuns } from './runs';
 import { listFolders } from './folders';
 import { ViewerService } from './viewer';
+import { DraftService } from './drafts';
 import type { MediaKind, WorkbenchSession } from './session';
 
 /** What differs between transports: how media URLs look and whether native dialogs exist. */
@@ -25,6 +26,7 @@ export interface TransportContext {
 
 export function createHandlers(session: WorkbenchSession, ctx: TransportContext): Handlers {
   const viewer = new ViewerService(session);
+  const drafts = new DraftService(session);
   const updated = (): void => {
     const summary = session.summary();
     if (summary) session.emit('dataset:updated', summary);
@@ -119,5 +121,11 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'viewer:segment': async (req) => viewer.segment(req),
     'viewer:cam': async (req) => viewer.cam(req),
     'viewer:camSweep': async (req) => viewer.camSweep(req),
+    'drafts:predict': async (req) => drafts.predict(req),
+    'drafts:predictAll': async (req) => drafts.startPredictAll(req),
+    'drafts:cancel': async () => drafts.cancel(),
+    'drafts:rank': async ({ runId, checkpoint, split, by }) =>
+      drafts.rank(await drafts.source(runId, checkpoint), split, by),
+    'drafts:finetune': async (req) => drafts.finetune(req),
   };
 }

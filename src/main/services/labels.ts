@@ -14,6 +14,7 @@ import {
 } from '../../shared/labelPng';
 import { WorkbenchError } from '../../shared/errors';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile';
+import { invalidateDraftScores } from './draftCache';
 import type { Dataset } from './dataset';
 import { describePixelLimit, imageSize } from './imageFiles';
 import { decodeLabel, LabelDecodeError } from './labelDecoder';
@@ -204,6 +205,8 @@ async function saveNow(ds: Dataset, req: SaveRequest, path: string): Promise<Sav
     await ds.workspace.markCreated(req.id);
     ds.noteLabelWritten(req.id);
   }
+  // Cached drafts compared this image with the old label; their scores must be worked out again.
+  await invalidateDraftScores(ds.root, req.id);
   let written = await stat(path);
   if (versionOf(written) === currentVersion) {
     // File times tick in coarse steps and inodes are reused, so a quick second save can look like the

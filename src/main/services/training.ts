@@ -76,7 +76,14 @@ export class TrainingService {
     };
   }
 
-  async start(partial: Partial<TrainSettings>): Promise<{ runId: string }> {
+  /**
+   * Starts a new run. `extraTrainIds` (labelled images, e.g. the reviewed ones of a fine-tuning) are
+   * trained on besides the split's.
+   */
+  async start(
+    partial: Partial<TrainSettings>,
+    extraTrainIds: string[] = [],
+  ): Promise<{ runId: string; trainImages: number }> {
     const ds = this.session.dataset;
     const settings: TrainSettings = {
       ...DEFAULT_TRAIN_SETTINGS,
@@ -90,6 +97,13 @@ export class TrainingService {
     this.makeJob(ds, settings, '', false);
     const { id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model);
     const job = this.makeJob(ds, settings, dir, false);
+    const inSplit = new Set(job.trainIds);
+    for (const id of extraTrainIds) {
+      if (inSplit.has(id) || !ds.hasLabel(id)) continue;
+      inSplit.add(id);
+      job.trainIds.push(id);
+      job.imageFiles[id] = ds.imageFile(id);
+    }
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.
     const state: RunState = {
@@ -105,7 +119,7 @@ export class TrainingService {
     };
     await writeJsonAtomic(join(job.runDir, 'state.json'), state);
     await writeJsonAtomic(join(job.runDir, 'config.json'), job);
-    return this.launch(job, runId);
+    return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length };
   }
 
   async resume(runId: string): Promise<{ runId: string }> {

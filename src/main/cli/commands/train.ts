@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { heapProblem } from '../../../shared/trainDefaults';
 import { DEFAULT_TRAIN_SETTINGS, type RunState, type TrainJob, type TrainSettings } from '../../../shared/training';
 import { writeJsonAtomic } from '../../services/atomicFile';
-import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
+import { EngineHost, EngineStoppedError, forkSpawner } from '../../services/engineHost';
 import {
   assertNotRunning,
   createRunDir,
@@ -21,6 +21,7 @@ import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
 import { engineEntry } from '../paths';
+import type { EngineStarter } from './cam';
 
 function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -32,8 +33,8 @@ function numberOption(value: string | undefined, name: string): number | undefin
 /** Exit status of a run cancelled with Ctrl+C, as shells report a command ended by SIGINT. */
 export const EXIT_CANCELLED = 130;
 
-/** `spawn` starts the engine; tests give it the engine bundle they built. */
-export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promise<number> {
+/** `start` replaces the built engine (tests pass one that runs a fresh bundle). */
+export async function trainCommand(argv: string[], start?: EngineStarter): Promise<number> {
   const { values } = usage(() =>
     parseArgs({
       args: argv,
@@ -57,6 +58,7 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
         seed: { type: 'string' },
         'backbone-weights': { type: 'string' },
         progress: { type: 'string' },
+        'init-from': { type: 'string' },
         json: { type: 'boolean' },
       },
     }),
@@ -80,8 +82,30 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
     if (!info?.isFile()) throw new UsageError(`--backbone-weights: ${backboneWeights} is not a file`);
   }
 
+  // --init-from RUN_DIR[:best|last]: fine-tune that run's checkpoint (best when it has one, else last).
+  let initFrom: { dir: string; job: TrainJob } | null = null;
+  if (values['init-from'] !== undefined) {
+    if (values.resume) throw new UsageError('--init-from applies to a new run, not to --resume');
+    const m = /^(.*?)(?::(best|last))?$/.exec(values['init-from'])!;
+    const runDir = resolve(m[1]!);
+    let parent: TrainJob;
+    try {
+      parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    } catch {
+      throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+    }
+    const has = (name: string) =>
+      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+        () => true,
+        () => false,
+      );
+    const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
+    if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+    initFrom = { dir: join(runDir, 'checkpoints', name), job: parent };
+  }
+
   const session = new WorkbenchSession();
-  const host = new EngineHost(spawn ?? forkSpawner(engineEntry));
+  const host = start ? await start(backend) : new EngineHost(forkSpawner(engineEntry));
   const training = new TrainingService(session, host);
   let job: TrainJob;
   if (values.resume) {
@@ -116,6 +140,9 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
     }
   } else {
     if (!values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');
+    // A fine-tuning run keeps the model and input size of the run it starts from.
+    values.model ??= initFrom?.job.settings.model;
+    values['input-size'] ??= initFrom ? String(initFrom.job.settings.inputSize) : undefined;
     if (!values.model) throw new UsageError('train needs --model ID (see segscope models)');
     const ds = await openDatasetArg(values.dataset, values.year);
     const settings: TrainSettings = {
@@ -136,6 +163,7 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
       ...(values['no-augment'] ? { augment: { scale: false, rotate: false, flip: false, hsv: false } } : {}),
       ...(values.seed ? { seed: intOption(values.seed, 'seed', 0, 2 ** 31)! } : {}),
       backboneWeights,
+      initFrom: initFrom?.dir ?? null,
     };
     training.makeJob(ds, settings, '', false); // a bad split fails here, before any folder is made
     let runDir: string;
@@ -164,6 +192,7 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
     );
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
+  if (!job.resume && job.settings.initFrom) log(`starting from ${job.settings.initFrom}`);
   if (!job.resume && job.settings.backboneWeights)
     log(`backbone weights from ${job.settings.backboneWeights}`);
   let cancelled = false;

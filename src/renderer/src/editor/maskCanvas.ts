@@ -23,7 +23,8 @@ import { LabelHistory } from '../../../shared/labelHistory';
 import { VOID_INDEX } from '../../../shared/voc';
 import { ScreenMask } from './screenMask';
 
-export type Tool = 'brush' | 'eraser' | 'void' | 'fill' | 'polygon';
+/** `accept` takes the draft (drafts/) inside a polygon (clicks), a stroke (drag) or a box (Shift+drag). */
+export type Tool = 'brush' | 'eraser' | 'void' | 'fill' | 'polygon' | 'accept';
 
 /** What the canvas tells its owner. */
 export interface MaskCanvasEvents {
@@ -33,6 +34,8 @@ export interface MaskCanvasEvents {
   picked(classIndex: number): void;
   /** The pointer is over pixel (x, y) of class `index`, or has left the image (null). */
   hovered(pixel: { x: number; y: number; index: number } | null): void;
+  /** The accept tool closed a region: one byte per map pixel, non-zero inside. */
+  acceptRegion?(region: Uint8Array): void;
 }
 
 export interface View {
@@ -49,6 +52,18 @@ export class MaskCanvas {
   private readonly photoLayer = new Konva.Layer({ listening: false, imageSmoothingEnabled: false });
   private readonly maskLayer = new Konva.Layer({ listening: false, imageSmoothingEnabled: false });
   private readonly uiLayer = new Konva.Layer({ listening: false });
+  /** A picture over the mask at image resolution (the model's draft); drawn by Konva with the view. */
+  private readonly overlayLayer = new Konva.Layer({ listening: false, imageSmoothingEnabled: false });
+  private readonly overlay = new Konva.Image({ image: undefined, listening: false, visible: false });
+  /** The accept tool's stroke or box while it is dragged. */
+  private readonly acceptShape = new Konva.Line({
+    stroke: '#ffffff',
+    opacity: 0.45,
+    lineCap: 'round',
+    lineJoin: 'round',
+    visible: false,
+  });
+  private acceptDrag: { x: number; y: number; points: number[]; moved: boolean; box: boolean } | null = null;
   private readonly photo = new Konva.Image({ image: undefined, listening: false });
   private readonly cursor = new Konva.Circle({
     stroke: '#ffffff',
@@ -109,8 +124,9 @@ export class MaskCanvas {
       height: container.clientHeight || 600,
     });
     this.photoLayer.add(this.photo);
-    this.uiLayer.add(this.cursorShadow, this.cursor, this.polyLine);
-    this.stage.add(this.photoLayer, this.maskLayer, this.uiLayer);
+    this.uiLayer.add(this.cursorShadow, this.cursor, this.polyLine, this.acceptShape);
+    this.overlayLayer.add(this.overlay);
+    this.stage.add(this.photoLayer, this.maskLayer, this.overlayLayer, this.uiLayer);
     this.screenMask = new ScreenMask(this.maskLayer.getNativeCanvasElement(), () =>
       this.maskLayer.getCanvas().getPixelRatio(),
     );
@@ -162,7 +178,7 @@ export class MaskCanvas {
   }
 
   setTool(tool: Tool): void {
-    if (tool !== 'polygon') this.cancelPolygon();
+    if (tool !== this.tool) this.cancelPolygon();
     this.tool = tool;
     this.updateCursor(null);
   }
@@ -190,6 +206,36 @@ export class MaskCanvas {
   setHideBackground(hide: boolean): void {
     this.hideBackground = hide;
     this.setPalette(this.palette);
+  }
+
+  /**
+   * Applies `edit` to the map as one undo step (the model's draft accepted, say); `edit` returns the box
+   * of the pixels it changed. Returns whether anything changed.
+   */
+  applyEdit(edit: (target: PaintTarget) => Rect): boolean {
+    const t = this.target;
+    if (!t || !this.history) return false;
+    this.history.begin();
+    this.history.touch(this.fullRect());
+    const changed = edit(t);
+    if (!this.history.commit()) return false;
+    this.redrawRect(changed);
+    this.events.changed();
+    return true;
+  }
+
+  /** The map being edited (read it, do not write it: edits go through `applyEdit`). */
+  get map(): PaintTarget | null {
+    return this.target;
+  }
+
+  /** Shows `picture` (image-sized) over the mask, or hides the overlay when null. */
+  setOverlay(picture: HTMLCanvasElement | null, opacity = 1): void {
+    this.overlay.image(picture ?? undefined);
+    this.overlay.visible(picture !== null);
+    if (picture) this.overlay.size({ width: picture.width, height: picture.height });
+    this.overlayLayer.opacity(opacity);
+    this.overlayLayer.batchDraw();
   }
 
   get canUndo(): boolean {
@@ -263,6 +309,7 @@ export class MaskCanvas {
     this.container.dataset.viewY = String(view.y);
     this.screenMask.setView(view);
     this.photoLayer.batchDraw();
+    this.overlayLayer.batchDraw();
     this.uiLayer.batchDraw();
     this.queue('all');
   }
@@ -305,6 +352,10 @@ export class MaskCanvas {
       return;
     }
     switch (this.tool) {
+      case 'accept':
+        this.container.setPointerCapture(e.pointerId);
+        this.acceptDrag = { x: p.x, y: p.y, points: [p.x, p.y], moved: false, box: e.shiftKey };
+        return;
       case 'fill':
         this.fillAt(p.x, p.y);
         return;
@@ -330,6 +381,7 @@ export class MaskCanvas {
       });
       return;
     }
+    if (this.acceptDrag) this.dragAccept(this.toImage(e));
     // Coalesced events carry every position the pointer passed, so fast strokes have no gaps.
     const moves = this.stroke && typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
     for (const move of moves.length ? moves : [e]) {
@@ -346,6 +398,10 @@ export class MaskCanvas {
   }
 
   private onPointerUp(e: PointerEvent): void {
+    if (this.acceptDrag) {
+      this.endAccept();
+      return;
+    }
     if (this.pan) {
       this.pan = null;
       this.container.releasePointerCapture(e.pointerId);
@@ -377,8 +433,9 @@ export class MaskCanvas {
       if (down) e.preventDefault();
     }
     if (!down || isTyping(e)) return;
-    if (this.tool === 'polygon' && e.key === 'Enter') this.closePolygon();
-    if (this.tool === 'polygon' && e.key === 'Escape') this.cancelPolygon();
+    const polygonal = this.tool === 'polygon' || this.tool === 'accept';
+    if (polygonal && e.key === 'Enter') this.closePolygon();
+    if (polygonal && e.key === 'Escape') this.cancelPolygon();
   }
 
   // ---- tools ------------------------------------------------------------------------------------
@@ -451,6 +508,12 @@ export class MaskCanvas {
     const box = polygonBounds(t, points);
     this.cancelPolygon();
     if (isEmptyRect(box)) return;
+    if (this.tool === 'accept') {
+      const region = { width: t.width, height: t.height, indices: new Uint8Array(t.width * t.height) };
+      fillPolygon(region, points, 1, 'all');
+      this.events.acceptRegion?.(region.indices);
+      return;
+    }
     this.history!.begin();
     this.history!.touch(box);
     const changed = fillPolygon(t, points, this.paintValueForArea(), this.protect);
@@ -466,6 +529,44 @@ export class MaskCanvas {
     this.uiLayer.batchDraw();
   }
 
+  /** A drag of the accept tool: a stroke of the brush's width, or with Shift a box. */
+  private dragAccept(p: { x: number; y: number; sx: number; sy: number }): void {
+    const d = this.acceptDrag!;
+    if (!d.moved && Math.hypot(p.x - d.x, p.y - d.y) * this.view.scale < 4) return;
+    d.moved = true;
+    if (d.box) d.points = [d.x, d.y, p.x, d.y, p.x, p.y, d.x, p.y];
+    else d.points.push(p.x, p.y);
+    this.acceptShape.points(d.points);
+    this.acceptShape.closed(d.box);
+    this.acceptShape.strokeWidth(d.box ? 1 / this.view.scale : this.brushSize);
+    this.acceptShape.fill(d.box ? 'rgba(255,255,255,0.25)' : '');
+    this.acceptShape.visible(true);
+    this.uiLayer.batchDraw();
+  }
+
+  /** Ends an accept drag: a click adds a polygon vertex; a stroke or box is accepted as a region. */
+  private endAccept(): void {
+    const d = this.acceptDrag!;
+    const t = this.target!;
+    this.acceptDrag = null;
+    this.acceptShape.visible(false);
+    this.uiLayer.batchDraw();
+    if (!d.moved) {
+      this.addPolygonPoint(d.x, d.y);
+      return;
+    }
+    const region = { width: t.width, height: t.height, indices: new Uint8Array(t.width * t.height) };
+    if (d.box) {
+      fillPolygon(region, d.points, 1, 'all');
+    } else {
+      const r = brushRadius(this.brushSize);
+      const pts = d.points.map((v) => brushCentre(v, this.brushSize));
+      for (let i = 0; i + 3 < pts.length; i += 2)
+        paintSegment(region, pts[i]!, pts[i + 1]!, pts[i + 2]!, pts[i + 3]!, r, 1, 'all');
+    }
+    this.events.acceptRegion?.(region.indices);
+  }
+
   private updateCursor(p: { x: number; y: number } | null): void {
     const brush = this.tool === 'brush' || this.tool === 'eraser' || this.tool === 'void';
     const show = p !== null && brush && !this.spaceHeld;
@@ -474,7 +575,7 @@ export class MaskCanvas {
       if (p) c.position({ x: brushCentre(p.x, this.brushSize), y: brushCentre(p.y, this.brushSize) });
       c.radius(brushRadius(this.brushSize));
     }
-    if (this.tool === 'polygon' && p && this.polygon.length) {
+    if ((this.tool === 'polygon' || this.tool === 'accept') && p && this.polygon.length) {
       this.polyLine.points([...this.polygon, p.x, p.y]);
     }
     this.uiLayer.batchDraw();

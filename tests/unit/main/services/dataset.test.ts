@@ -37,6 +37,18 @@ describe('dataset index', () => {
     expect(ds.list({}, 2, 2).rows.map((r) => r.id)).toEqual(VOC_MINI_IDS.slice(2, 4));
   });
 
+  it('lists in a given order (the review queue), leaving out unknown ids and applying the other filters', async () => {
+    const ds = await Dataset.open(root);
+    const order = ['2011_000025', 'nope', '2007_000032', '2011_000003'];
+    expect(ds.list({ order }, 0, 10).rows.map((r) => r.id)).toEqual([
+      '2011_000025',
+      '2007_000032',
+      '2011_000003',
+    ]);
+    expect(ds.list({ order, split: 'val' }, 0, 10).rows.map((r) => r.id)).toEqual(['2011_000025']);
+    expect(ds.list({ order }, 1, 1)).toMatchObject({ total: 3, rows: [{ id: '2007_000032' }] });
+  });
+
   it('uses labelmap.txt, or class_names.txt, over the VOC classes, and keeps edits in the workspace', async () => {
     writeFileSync(
       join(root, 'labelmap.txt'),

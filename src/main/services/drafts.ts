@@ -1,0 +1,307 @@
+// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (through
+// the engine's ordinary segmentation), cached per run and checkpoint, the review queue ranked from them,
+// and fine-tuning a run on the reviewed images as a new run. Plain Node, main process.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { DraftResult, RankEntry, RankResult } from '../../shared/api';
+import type { CheckpointName } from '../../shared/engineProtocol';
+import { draftIou, rankQueue, scoreDraft, type QueueOrder } from '../../shared/drafts';
+import type { TrainJob, TrainSettings } from '../../shared/training';
+import { WorkbenchError } from '../../shared/errors';
+import { DraftCache, fileVersion, type DraftMeta } from './draftCache';
+import { readLabel } from './labels';
+import { runFolder } from './runs';
+import type { EngineHost } from './engineHost';
+import type { WorkbenchSession } from './session';
+
+/** A run folder and the checkpoint of it that drafts come from. */
+export interface DraftSource {
+  runId: string;
+  runDir: string;
+  checkpoint: CheckpointName;
+  job: TrainJob;
+}
+
+async function hasCheckpoint(runDir: string, name: CheckpointName): Promise<boolean> {
+  return stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Reads a run folder's job and picks its checkpoint (without a choice: best when there is one, else last). */
+export async function draftSource(runDir: string, checkpoint?: CheckpointName): Promise<DraftSource> {
+  let job: TrainJob;
+  try {
+    job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+  } catch {
+    throw new WorkbenchError('not-found', `${runDir}: not a Segscope run (no readable config.json)`);
+  }
+  const name = checkpoint ?? ((await hasCheckpoint(runDir, 'best')) ? 'best' : 'last');
+  if (!(await hasCheckpoint(runDir, name)))
+    throw new WorkbenchError('not-found', `${runDir}: has no ${name} checkpoint yet`);
+  return { runId: basename(runDir), runDir, checkpoint: name, job };
+}
+
+interface Background {
+  runId: string;
+  checkpoint: CheckpointName;
+  cancelled: boolean;
+}
+
+export class DraftService {
+  private background: Background | null = null;
+
+  /** `engine` is the session's by default; the CLI passes the one it started. */
+  constructor(
+    private readonly session: WorkbenchSession,
+    private readonly engine: () => EngineHost = () => session.training.engine,
+  ) {}
+
+  /** The source of a run of the open dataset, by id. */
+  async source(runId: string, checkpoint?: CheckpointName): Promise<DraftSource> {
+    return draftSource(await runFolder(this.session.dataset.root, runId), checkpoint);
+  }
+
+  private cache(src: DraftSource): Promise<DraftCache> {
+    return DraftCache.open(
+      this.session.dataset.root,
+      src.runId,
+      src.checkpoint,
+      join(src.runDir, 'checkpoints', src.checkpoint),
+    );
+  }
+
+  private classNames(): string[] {
+    return this.session.dataset.classes().map((c) => c.name);
+  }
+
+  /** Makes and caches the draft of `id` with the engine; resolves to the full-precision result. */
+  private async make(src: DraftSource, cache: DraftCache, id: string) {
+    const ds = this.session.dataset;
+    const seg = await this.engine().request({
+      type: 'segment',
+      runDir: src.runDir,
+      checkpoint: src.checkpoint,
+      image: ds.imagePath(id),
+    });
+    const scores = await this.scoreAgainstLabel(id, seg.labels, seg.confidence);
+    const meta: DraftMeta = {
+      version: 1,
+      width: seg.width,
+      height: seg.height,
+      meanConfidence: scores.meanConfidence,
+      score: { iou: scores.iou, labelVersion: scores.labelVersion },
+    };
+    await cache.write(id, { labels: seg.labels, confidence: seg.confidence }, meta, ds.newLabelPalette());
+    return { seg, meta };
+  }
+
+  private async scoreAgainstLabel(id: string, labels: Uint8Array, confidence: ArrayLike<number>) {
+    const ds = this.session.dataset;
+    const labelVersion = await fileVersion(ds.labelPath(id));
+    const label = labelVersion ? (await readLabel(ds, id)).indices : null;
+    return { ...scoreDraft(labels, confidence, label, this.classNames()), labelVersion };
+  }
+
+  /** The draft of one image, from the cache when it holds one, with its scores against the label now. */
+  async predict(req: { runId: string; checkpoint?: CheckpointName; imageId: string }): Promise<DraftResult> {
+    this.session.dataset.assertImage(req.imageId);
+    const src = await this.source(req.runId, req.checkpoint);
+    const cache = await this.cache(src);
+    const hit = await cache.read(req.imageId);
+    const made = hit ? null : await this.make(src, cache, req.imageId);
+    const draft = made
+      ? made.seg
+      : {
+          labels: hit!.labels,
+          confidence: hit!.confidence,
+          width: hit!.meta.width,
+          height: hit!.meta.height,
+        };
+    const meta = made ? made.meta : hit!.meta;
+    const scores = await this.freshScore(cache, req.imageId, meta, draft.labels);
+    return {
+      runId: src.runId,
+      checkpoint: src.checkpoint,
+      imageId: req.imageId,
+      width: draft.width,
+      height: draft.height,
+      labels: draft.labels,
+      confidence: draft.confidence,
+      cached: hit !== null,
+      iou: scores.iou,
+      disagreement: scores.iou === null ? null : 1 - scores.iou,
+      meanConfidence: meta.meanConfidence,
+      uncertainty: 1 - meta.meanConfidence,
+    };
+  }
+
+  /**
+   * The draft's IoU against the label as it is on disk now: the cached score when the label has not
+   * changed since, else computed again from the cached draft (no engine needed) and stored.
+   */
+  private async freshScore(
+    cache: DraftCache,
+    id: string,
+    meta: DraftMeta,
+    labels?: Uint8Array,
+  ): Promise<{ iou: number | null }> {
+    const ds = this.session.dataset;
+    const labelVersion = await fileVersion(ds.labelPath(id));
+    if (meta.score && meta.score.labelVersion === labelVersion) return meta.score;
+    const draftLabels = labels ?? (await cache.read(id))?.labels;
+    if (!draftLabels) return { iou: null };
+    const iou = labelVersion
+      ? draftIou((await readLabel(ds, id)).indices, draftLabels, this.classNames())
+      : null;
+    await cache.setScore(id, { ...meta, score: { iou, labelVersion } });
+    return { iou };
+  }
+
+  /** Ids of a split of the open dataset, or every image; throws naming the known splits. */
+  private ids(split?: string): string[] {
+    const ds = this.session.dataset;
+    if (split === undefined) return [...ds.ids];
+    const ids = ds.splits.get(split);
+    if (!ids) {
+      const known = [...ds.splits.keys()].join(', ') || 'none';
+      throw new WorkbenchError(
+        'not-found',
+        `${ds.root}: no split ${JSON.stringify(split)} (splits: ${known})`,
+      );
+    }
+    return ids.filter((id) => ds.hasImage(id));
+  }
+
+  /**
+   * Drafts every image of `split` not yet cached, one after another, calling `progress` after each.
+   * Resolves when all are done or `cancelled()` turns true between two images.
+   */
+  async predictAll(
+    src: DraftSource,
+    split: string | undefined,
+    progress: (done: number, total: number) => void,
+    cancelled: () => boolean = () => false,
+  ): Promise<{ status: 'done' | 'cancelled'; total: number; cached: number }> {
+    const cache = await this.cache(src);
+    const ids = this.ids(split);
+    const todo: string[] = [];
+    for (const id of ids) if (!(await cache.meta(id))) todo.push(id);
+    const cached = ids.length - todo.length;
+    progress(cached, ids.length);
+    for (const [i, id] of todo.entries()) {
+      if (cancelled()) return { status: 'cancelled', total: ids.length, cached };
+      await this.make(src, cache, id);
+      progress(cached + i + 1, ids.length);
+    }
+    return { status: 'done', total: ids.length, cached };
+  }
+
+  /** Starts drafting a split in the background; events report its progress and its end. */
+  async startPredictAll(req: {
+    runId: string;
+    checkpoint?: CheckpointName;
+    split?: string;
+  }): Promise<{ total: number; cached: number }> {
+    if (this.background)
+      throw new WorkbenchError('conflict', `drafts of run ${this.background.runId} are still being made`);
+    const src = await this.source(req.runId, req.checkpoint);
+    const ids = this.ids(req.split);
+    const cache = await this.cache(src);
+    let cached = 0;
+    for (const id of ids) if (await cache.meta(id)) cached++;
+    const job: Background = { runId: src.runId, checkpoint: src.checkpoint, cancelled: false };
+    this.background = job;
+    let lastEmit = 0;
+    const finished = (status: 'done' | 'cancelled' | 'failed', error: string | null) =>
+      this.session.emit('drafts:finished', { runId: src.runId, checkpoint: src.checkpoint, status, error });
+    void this.predictAll(
+      src,
+      req.split,
+      (done, all) => {
+        // About ten events a second at most, and always the last one.
+        const now = Date.now();
+        if (done < all && now - lastEmit < 100) return;
+        lastEmit = now;
+        this.session.emit('drafts:progress', {
+          runId: src.runId,
+          checkpoint: src.checkpoint,
+          done,
+          total: all,
+        });
+      },
+      () => job.cancelled,
+    )
+      .then(
+        (r) => finished(r.status, null),
+        (err: Error) => finished('failed', err.message),
+      )
+      .finally(() => {
+        if (this.background === job) this.background = null;
+      });
+    return { total: ids.length, cached };
+  }
+
+  cancel(): { cancelled: boolean } {
+    if (!this.background) return { cancelled: false };
+    this.background.cancelled = true;
+    return { cancelled: true };
+  }
+
+  /** The review queue from the cached drafts of `split` (all images when left out). */
+  async rank(src: DraftSource, split: string | undefined, by: QueueOrder): Promise<RankResult> {
+    const ds = this.session.dataset;
+    const cache = await this.cache(src);
+    const entries: RankEntry[] = [];
+    const pending: string[] = [];
+    for (const id of this.ids(split)) {
+      const meta = await cache.meta(id);
+      if (!meta) {
+        pending.push(id);
+        continue;
+      }
+      const { iou } = await this.freshScore(cache, id, meta);
+      entries.push({
+        id,
+        hasLabel: ds.hasLabel(id),
+        review: ds.workspace.review(id),
+        iou,
+        disagreement: iou === null ? null : 1 - iou,
+        uncertainty: 1 - meta.meanConfidence,
+        meanConfidence: meta.meanConfidence,
+      });
+    }
+    return {
+      runId: src.runId,
+      checkpoint: src.checkpoint,
+      by,
+      split: split ?? null,
+      entries: rankQueue(entries, by),
+      pending: pending.sort(),
+    };
+  }
+
+  /**
+   * Starts a new run that continues `runId`'s checkpoint on its train split plus every reviewed image
+   * with a label, for `epochs` (default 1) without validation, in the background.
+   */
+  async finetune(req: { runId: string; checkpoint?: CheckpointName; epochs?: number }) {
+    const ds = this.session.dataset;
+    const src = await this.source(req.runId, req.checkpoint);
+    const reviewed = ds.ids.filter((id) => ds.workspace.review(id) === 'done' && ds.hasLabel(id));
+    const parent = src.job.settings;
+    const settings: Partial<TrainSettings> = {
+      ...parent,
+      epochs: req.epochs ?? 1,
+      valSplit: null,
+      schedule: 'constant',
+      freezeEpochs: 0,
+      patience: null,
+      backboneWeights: null,
+      initFrom: join(src.runDir, 'checkpoints', src.checkpoint),
+    };
+    const { runId, trainImages } = await this.session.training.start(settings, reviewed);
+    return { runId, parent: src.runId, trainImages, reviewed: reviewed.length };
+  }
+}

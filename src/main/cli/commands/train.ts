@@ -5,7 +5,12 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { heapProblem } from '../../../shared/trainDefaults';
-import { DEFAULT_TRAIN_SETTINGS, type RunState, type TrainJob, type TrainSettings } from '../../../shared/training';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  type RunState,
+  type TrainJob,
+  type TrainSettings,
+} from '../../../shared/training';
 import { writeJsonAtomic } from '../../services/atomicFile';
 import { EngineHost, EngineStoppedError, forkSpawner } from '../../services/engineHost';
 import {

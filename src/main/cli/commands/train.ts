@@ -5,7 +5,12 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { heapProblem } from '../../../shared/trainDefaults';
-import { DEFAULT_TRAIN_SETTINGS, type RunState, type TrainJob, type TrainSettings } from '../../../shared/training';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  type RunState,
+  type TrainJob,
+  type TrainSettings,
+} from '../../../shared/training';
 import { writeJsonAtomic } from '../../services/atomicFile';
 import { EngineHost, EngineStoppedError, forkSpawner, type EngineSpawner } from '../../services/engineHost';
 import {
@@ -93,6 +98,8 @@ export async function trainCommand(argv: string[], spawn?: EngineSpawner): Promi
       throw new UsageError(
         `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
       );
+    if (!(await stat(join(dir, 'config.json')).catch(() => null)))
+      throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
     await assertNotRunning(dir);
     const previous = await readRunConfig(dir);
     const state = JSON.parse(

@@ -122,6 +122,8 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
       throw new UsageError(
         `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
       );
+    if (!(await stat(join(dir, 'config.json')).catch(() => null)))
+      throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
     await assertNotRunning(dir);
     const previous = await readRunConfig(dir);
     const state = JSON.parse(

@@ -1,7 +1,7 @@
 // Messages between main and the engine process. Requests carry an id; the engine answers each with one
 // result, and may send progress for it before. Runs in any process.
 import type { SegmentationMetrics } from './metrics';
-import type { BackendInfo, BackendPreference, TrainJob, TrainProgress } from './training';
+import type { BackendInfo, BackendPreference, Diagnosis, TrainJob, TrainProgress } from './training';
 
 /** Progress of a job over a list of images (predict, eval). */
 export interface ItemsProgress {
@@ -41,6 +41,7 @@ export interface ModelInfo {
 export type EngineRequest =
   | { id: number; type: 'init'; backend: BackendPreference }
   | { id: number; type: 'models' }
+  | { id: number; type: 'doctor' }
   | { id: number; type: 'train'; job: TrainJob }
   | { id: number; type: 'cancel' }
   | {
@@ -107,6 +108,7 @@ export type EngineRequest =
 export type EngineResult = {
   init: BackendInfo;
   models: ModelInfo[];
+  doctor: Diagnosis;
   train: { status: 'done' | 'stopped-early' | 'cancelled'; epochs: number; bestMiou: number | null };
   cancel: { cancelling: boolean };
   predict: { written: string[] };

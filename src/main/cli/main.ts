@@ -5,6 +5,7 @@ import { check } from './commands/check';
 import { evalMasks } from './commands/evalMasks';
 import { info } from './commands/info';
 import { modelsCommand } from './commands/models';
+import { doctorCommand } from './commands/doctor';
 import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
@@ -21,7 +22,7 @@ Usage:
   segscope check DIR [--year Y] [--json]  label problems and the class pixel histogram
   segscope models [--json]      model ids, parameter counts, named layers
   segscope train --dataset DIR --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
-                 [--split train] [--val-split val] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]
+                 [--split train] [--val-split val] [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu]
                  [--out RUN_DIR] [--resume RUN_DIR]
   segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend]
@@ -30,6 +31,8 @@ Usage:
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
                [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
+
+  segscope doctor [--json]      backends, GPU adapters, optional packages, and why each was or was not used
 
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
 `;
@@ -57,6 +60,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'info') return await info(rest);
     if (command === 'check') return await check(rest);
     if (command === 'models') return await modelsCommand(rest);
+    if (command === 'doctor') return await doctorCommand(rest);
     if (command === 'train') return await trainCommand(rest);
     if (command === 'predict') return await predict(rest);
     if (command === 'eval') return await evalRun(rest);

@@ -19,6 +19,7 @@ import { letterboxPair, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
 import { loadCheckpoint, saveCheckpoint, writeAtomic } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
+import { assertWeightsFitGpu, checkGpu, gpuFailureMessage, settledGpuFault } from './gpu';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
 
@@ -94,6 +95,17 @@ async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promis
   await loadKerasWeights(model, path);
 }
 
+/** `model`, unless a weight is too large for the GPU, which is refused before the run writes anything. */
+function fitsOrDisposed(id: string, model: tfl.LayersModel): tfl.LayersModel {
+  try {
+    assertWeightsFitGpu(id, model.weights);
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
 async function writeState(runDir: string, state: RunState): Promise<void> {
   await writeAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
 }
@@ -114,6 +126,12 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     );
   }
   if (job.trainIds.length === 0) throw new Error(`split ${s.split} has no labelled images to train on`);
+  if (hooks.backend && spec.tooLargeFor?.includes(hooks.backend)) {
+    throw new Error(
+      `${spec.id} is too large to train on ${hooks.backend} (its memory cannot hold the weights, gradients ` +
+        `and optimizer state); train it on webgpu or tensorflow-gpu, or pick a smaller model`,
+    );
+  }
   await mkdir(join(job.runDir, 'checkpoints'), { recursive: true });
 
   const cache = new SampleCache({
@@ -126,12 +144,12 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
   let state: RunState;
   let startEpoch = 0;
   if (job.resume) {
-    model = (await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'))).model;
+    model = fitsOrDisposed(spec.id, (await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'))).model);
     state = JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8')) as RunState;
     startEpoch = state.epoch;
     state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
   } else {
-    model = spec.build({ numClasses, inputSize: size, seed: s.seed });
+    model = fitsOrDisposed(spec.id, spec.build({ numClasses, inputSize: size, seed: s.seed }));
     state = {
       status: 'running',
       epoch: 0,
@@ -177,9 +195,12 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
   let outcome: TrainOutcome['status'] = 'done';
   const startedAt = performance.now();
   let imagesDone = 0;
+  // Where the loop is, for a GPU failure's message.
+  const at = { epoch: startEpoch, step: 0 };
 
   try {
     for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+      at.epoch = epoch;
       const lr = scheduledLr(s.lr, s.schedule, epoch, s.epochs);
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
       const frozen = epoch < s.freezeEpochs;
@@ -200,6 +221,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
           outcome = 'cancelled';
           break;
         }
+        at.step = step;
         const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
         const pairs = await Promise.all(
           ids.map(async (id) => {
@@ -231,6 +253,8 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
           );
           loss = (await cost!.data())[0]!;
           cost!.dispose();
+          // After a GPU error the loss and the weights are garbage: stop before they are used or saved.
+          await checkGpu();
         } finally {
           tf.dispose([batch.x, batch.y]);
         }
@@ -264,6 +288,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       const val = job.valIds.length
         ? await validate(model, spec, cache, job.valIds, size, s.batchSize, numClasses, job.classNames)
         : null;
+      await checkGpu();
       const best =
         val !== null && val.miou !== null && (state.bestMiou === null || val.miou > state.bestMiou);
       const record: EpochRecord = {
@@ -311,7 +336,16 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
     await writeState(job.runDir, state);
     return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
   } catch (err) {
-    const message = describeFailure(err);
+    const fault = await settledGpuFault();
+    const message = fault
+      ? gpuFailureMessage(fault, {
+          batch: s.batchSize,
+          inputSize: size,
+          epoch: at.epoch + 1,
+          step: at.step + 1,
+          lastEpoch: state.epoch,
+        })
+      : describeFailure(err);
     state = { ...state, status: 'failed', endedAt: new Date().toISOString(), error: message };
     await writeState(job.runDir, state);
     throw message === (err as Error).message ? err : new Error(message, { cause: err });

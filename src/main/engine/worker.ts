@@ -3,7 +3,7 @@
 // out-of-memory error ends it and nothing else. Engine process.
 import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../../shared/engineProtocol';
 import type { BackendInfo } from '../../shared/training';
-import { selectBackend } from './backend';
+import { diagnose, healthyBackend, selectBackend } from './backend';
 import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from './models/registry';
@@ -54,12 +54,13 @@ async function models(): Promise<ModelInfo[]> {
   modelList ??= MODEL_IDS.map((id) => {
     const spec = MODELS[id];
     // The smallest input the model accepts: parameter counts and layer names do not depend on it.
-    const model = spec.build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
+    const model = (spec.listing ?? spec).build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
     try {
+      const params = model.countParams();
       return {
         id,
         title: spec.title,
-        params: model.countParams(),
+        params: spec.listing ? spec.listing.params(params) : params,
         sizeMultiple: spec.sizeMultiple,
         convLayers: convLayerNames(model),
         camLayer: spec.camLayer,
@@ -168,12 +169,21 @@ async function camSweep(
 }
 
 async function handle(req: EngineRequest): Promise<unknown> {
+  if (backend && req.type !== 'cancel' && !training) {
+    const now = await healthyBackend(backend);
+    // A new GPU device: the cached model's tensors lived on the old one and go with it.
+    if (now !== backend) loaded = null;
+    backend = now;
+  }
   switch (req.type) {
     case 'init':
       if (!backend) backend = await selectBackend(req.backend);
       return backend;
     case 'models':
       return models();
+    case 'doctor':
+      if (!backend) backend = await selectBackend('auto');
+      return diagnose(backend);
     case 'cancel':
       cancelRequested = true;
       return { cancelling: training };

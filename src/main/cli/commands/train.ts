@@ -3,7 +3,12 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_TRAIN_SETTINGS, type TrainJob, type TrainSettings } from '../../../shared/training';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  describeAdapter,
+  type TrainJob,
+  type TrainSettings,
+} from '../../../shared/training';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
 import { newRunId, runsDir } from '../../services/runs';
 import { TrainingService } from '../../services/training';
@@ -108,6 +113,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const info = await host.start(job.settings.backend);
   const log = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
   log(`backend ${info.name}: ${info.reason}`);
+  if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
   for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
   if (!job.resume && job.settings.backboneWeights)

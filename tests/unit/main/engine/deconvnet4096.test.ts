@@ -1,0 +1,42 @@
+// DeconvNet as published (fc6/fc7 4096 wide): listed with its real parameter count without building its
+// 1 GB of weights, and refused up front on wasm, whose heap cannot hold it while it trains.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { buildDeconvNet } from '../../../../src/main/engine/models/deconvnet';
+import { getModelSpec } from '../../../../src/main/engine/models/registry';
+import { train } from '../../../../src/main/engine/train';
+import { vocMiniJob } from '../../../helpers/runs';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+describe('deconvnet-4096', () => {
+  it('lists the parameter count of the 4096-wide model from a 256-wide build', () => {
+    const spec = getModelSpec('deconvnet-4096');
+    const count = (fcWidth: number) => {
+      const m = buildDeconvNet({ numClasses: 21, inputSize: 64, fcWidth });
+      const n = m.countParams();
+      m.dispose();
+      return n;
+    };
+    const listed = spec.listing!.build({ numClasses: 21, inputSize: 64 });
+    const at256 = listed.countParams();
+    listed.dispose();
+    // The growth formula checked against a real build at another width (small enough to build here).
+    const at320 = count(320);
+    expect(at320 - at256).toBe(50186 * 64 + 320 * 320 - 256 * 256);
+    // The paper's 251.8M for 21 classes.
+    expect(spec.listing!.params(at256) / 1e6).toBeCloseTo(251.8, 1);
+  });
+
+  it('is refused on wasm before the run folder is written', async () => {
+    const job = vocMiniJob({ model: 'deconvnet-4096', inputSize: 64, epochs: 1, backend: 'wasm' });
+    await expect(train(job, { progress: () => {}, cancelled: () => false, backend: 'wasm' })).rejects.toThrow(
+      'deconvnet-4096 is too large to train on wasm',
+    );
+    expect(existsSync(join(job.runDir, 'config.json'))).toBe(false);
+  });
+});

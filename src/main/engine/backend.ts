@@ -330,13 +330,14 @@ export async function diagnose(choice?: BackendChoice): Promise<Diagnosis> {
   }
   const why = (name: BackendName): string => backends.find((b) => b.name === name)!.reason;
   const packages: Diagnosis['packages'] = [
-    { name: 'webgpu', note: `Dawn for Node, the webgpu backend's GPU: ${why('webgpu')}` },
-    { name: '@tensorflow/tfjs-node-gpu', note: `libtensorflow with CUDA: ${why('tensorflow-gpu')}` },
-    { name: '@tensorflow/tfjs-node', note: `libtensorflow on the CPU: ${why('tensorflow')}` },
-    { name: 'onnxruntime-node', note: 'ONNX Runtime, native CPU inference' },
-  ].map((p) => {
-    const version = versionOf(p.name);
-    return { ...p, version, note: version ? p.note : `not installed; ${p.note}` };
+    { name: 'webgpu', role: "Dawn for Node, the webgpu backend's GPU", why: why('webgpu') },
+    { name: '@tensorflow/tfjs-node-gpu', role: 'libtensorflow with CUDA', why: why('tensorflow-gpu') },
+    { name: '@tensorflow/tfjs-node', role: 'libtensorflow on the CPU', why: why('tensorflow') },
+    { name: 'onnxruntime-node', role: 'ONNX Runtime, native CPU inference', why: null },
+  ].map(({ name, role, why: reason }) => {
+    const version = versionOf(name);
+    const note = !version ? `not installed (${role})` : reason ? `${role}: ${reason}` : role;
+    return { name, version, note };
   });
   return { backend, backends, adapters, packages };
 }

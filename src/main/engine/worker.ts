@@ -4,6 +4,7 @@
 import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../../shared/engineProtocol';
 import type { BackendInfo } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
+import { checkGpu } from './gpu';
 import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from './models/registry';
@@ -234,8 +235,15 @@ async function handle(req: EngineRequest): Promise<unknown> {
   }
 }
 
+/** A job's result, unless the GPU failed under it: then its numbers are garbage and the fault is the answer. */
+async function checked(req: EngineRequest): Promise<unknown> {
+  const result = await handle(req);
+  if (req.type !== 'cancel') await checkGpu();
+  return result;
+}
+
 port.onMessage((req) => {
-  handle(req).then(
+  checked(req).then(
     (result) => port.post({ type: 'result', id: req.id, ok: true, result }),
     (err: unknown) =>
       port.post({

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BACKEND_ORDER, selectBackend, wasmBinaryDir } from '../../../../src/main/engine/backend';
+import { BACKEND_ORDER, diagnose, selectBackend, wasmBinaryDir } from '../../../../src/main/engine/backend';
 import { isSegscopeKernel, SEGSCOPE_WASM_KERNELS } from '../../../../src/main/engine/kernels';
 
 const requireFromTest = createRequire(import.meta.url);
@@ -143,5 +143,28 @@ describe('selectBackend', () => {
     } finally {
       delete process.env.SEGSCOPE_WEBGPU_ADAPTER;
     }
+  });
+
+  it('diagnose: every backend in order with why it was or was not used, the adapters, the packages', async () => {
+    const d = await diagnose();
+    expect(d.backends.map((b) => b.name)).toEqual([...BACKEND_ORDER]);
+    const inUse = d.backends.filter((b) => b.status === 'in use');
+    expect(inUse).toEqual([{ name: d.backend.name, status: 'in use', reason: d.backend.reason }]);
+    const after = BACKEND_ORDER.indexOf(d.backend.name);
+    for (const [i, b] of d.backends.entries()) {
+      expect(b.status).toBe(i < after ? 'skipped' : i === after ? 'in use' : 'not tried');
+      expect(b.reason.length).toBeGreaterThan(0);
+    }
+    // auto did not take webgpu, so every adapter Dawn sees here is a software one.
+    if (d.backend.name !== 'webgpu') for (const a of d.adapters) expect(a.software).toBe(true);
+    expect(d.packages.map((p) => p.name)).toEqual([
+      'webgpu',
+      '@tensorflow/tfjs-node-gpu',
+      '@tensorflow/tfjs-node',
+      'onnxruntime-node',
+    ]);
+    const webgpu = d.packages[0]!;
+    if (installed('webgpu')) expect(webgpu.version).toMatch(/^\d+\.\d+\.\d+/);
+    else expect(webgpu.note).toMatch(/^not installed/);
   });
 });

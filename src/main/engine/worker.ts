@@ -52,25 +52,38 @@ let modelList: ModelInfo[] | null = null;
 
 /** Every model's facts. Building the big ones takes seconds, so they are worked out once per engine. */
 async function models(): Promise<ModelInfo[]> {
-  modelList ??= MODEL_IDS.map((id) => {
+  if (modelList) return modelList;
+  const list: ModelInfo[] = [];
+  for (const id of MODEL_IDS) {
     const spec = MODELS[id];
-    // The smallest input the model accepts: parameter counts and layer names do not depend on it.
-    const model = (spec.listing ?? spec).build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
-    try {
-      const params = model.countParams();
-      return {
+    const like = spec.listing && list.find((m) => m.id === spec.listing!.like);
+    if (like && spec.listing) {
+      list.push({
+        ...like,
         id,
         title: spec.title,
-        params: spec.listing ? spec.listing.params(params) : params,
+        params: spec.listing.params(like.params),
+        camLayer: spec.camLayer,
+      });
+      continue;
+    }
+    // The smallest input the model accepts: parameter counts and layer names do not depend on it.
+    const model = spec.build({ numClasses: 21, inputSize: spec.sizeMultiple * 2 });
+    try {
+      list.push({
+        id,
+        title: spec.title,
+        params: model.countParams(),
         sizeMultiple: spec.sizeMultiple,
         convLayers: convLayerNames(model),
         camLayer: spec.camLayer,
-      };
+      });
     } finally {
       model.dispose();
     }
-  });
-  return modelList;
+  }
+  modelList = list;
+  return list;
 }
 
 async function readJob(runDir: string): Promise<TrainJob> {

@@ -59,10 +59,10 @@ export interface ModelSpec {
   /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
   build(opts: ModelBuildOptions): tfl.LayersModel;
   /**
-   * For a model too large to build just to be listed: a smaller build with the same layer names, and its
-   * parameter count turned into the real one.
+   * For a model too large to build just to be listed: an earlier registry model with the same layer
+   * names, and its parameter count turned into this one's.
    */
-  listing?: { build(opts: ModelBuildOptions): tfl.LayersModel; params(listed: number): number };
+  listing?: { like: ModelId; params(listed: number): number };
   /** Backends whose memory cannot hold the model while it trains: training there is refused up front. */
   tooLargeFor?: readonly string[];
 }
@@ -141,10 +141,7 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     normalization: 'imagenet-caffe',
     camLayer: 'block5_conv3',
     build: (opts) => buildDeconvNet({ ...opts, fcWidth: 4096 }),
-    listing: {
-      build: (opts) => buildDeconvNet({ ...opts, fcWidth: DECONVNET_FC_WIDTH }),
-      params: (listed) => deconvNetParamsAt(4096, listed),
-    },
+    listing: { like: 'deconvnet', params: (listed) => deconvNetParamsAt(4096, listed) },
     // 1 GB of weights, as much again for the gradients and twice that for Adam's moments: past wasm's 4 GB.
     tooLargeFor: ['wasm'],
   },

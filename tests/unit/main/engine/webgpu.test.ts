@@ -388,10 +388,15 @@ describe('webgpu on the software adapter', () => {
     await train(ref, { progress: () => {}, cancelled: () => false, backend: 'wasm' });
     await on('webgpu');
     const job = vocMiniJob({ ...settings, backend: 'webgpu' });
-    const bytes: number[] = [];
+    // What the webgpu backend reports: bytes of GPU buffers held by tensors, and the buffer pool's size.
+    const inUse: number[] = [];
+    const pool: number[] = [];
     const outcome = await train(job, {
       progress: (p) => {
-        if (p.kind === 'epoch') bytes.push(tf.memory().numBytes);
+        if (p.kind !== 'epoch') return;
+        const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU: number; numBytesAllocatedInGPU: number };
+        inUse.push(m.numBytesInGPU);
+        pool.push(m.numBytesAllocatedInGPU);
       },
       cancelled: () => false,
       backend: 'webgpu',
@@ -410,9 +415,12 @@ describe('webgpu on the software adapter', () => {
     const curveErr = Math.max(...gpuLoss.map((l, i) => Math.abs(l - wasmLoss[i]!) / wasmLoss[i]!));
     parity['voc-mini loss curve'] = curveErr;
     expect(curveErr).toBeLessThan(2e-2);
-    // Tensor bytes held between epochs: the same after every epoch (no leak on the GPU).
-    console.log(`[parity] GPU tensor bytes after each epoch: ${bytes.join(', ')}`);
-    expect(new Set(bytes.slice(1)).size).toBe(1);
+    // The same after every epoch: no leak on the GPU, and the pool stops growing once it has served a step.
+    console.log(`[parity] GPU bytes in use after each epoch: ${inUse.join(', ')}`);
+    console.log(`[parity] GPU buffer pool after each epoch: ${pool.join(', ')}`);
+    expect(inUse[0]).toBeGreaterThan(0);
+    expect(new Set(inUse).size).toBe(1);
+    expect(new Set(pool.slice(1)).size).toBe(1);
     trainedRun = job.runDir;
   }, 240_000);
 
@@ -509,6 +517,10 @@ describe('webgpu on the software adapter', () => {
     await expect(run).rejects.toThrow(/GPU (validation|out-of-memory) error|out of GPU memory/);
     const state = JSON.parse(readFileSync(join(job.runDir, 'state.json'), 'utf8')) as RunState;
     expect(state.status).toBe('failed');
+    expect(state.error).toContain("checkpoint 'last' (epoch 0) is intact");
+    // Stopped before the first epoch's end: nothing computed after the error was recorded or saved.
+    expect(() => readFileSync(join(job.runDir, 'metrics.jsonl'))).toThrow();
+    expect(readFileSync(join(job.runDir, 'checkpoints', 'last', 'model.json')).length).toBeGreaterThan(0);
     gpu = await healthyBackend(gpu);
   }, 120_000);
 

@@ -88,10 +88,10 @@ export async function main(args: string[]): Promise<void> {
     labelsT.dispose();
     const classIndex = histogram.indexOf(Math.max(...histogram));
 
-    const forwardBackward = () => {
+    const forwardBackward = async () => {
       const t0 = performance.now();
       const [g] = tf.grads((input: tf.Tensor) => tf.sum(model.apply(input) as tf.Tensor))([x]);
-      g!.dataSync();
+      await g!.data();
       g!.dispose();
       return performance.now() - t0;
     };
@@ -100,12 +100,12 @@ export async function main(args: string[]): Promise<void> {
       await computeCam(p, image, { classIndex, layer, method: opts.method });
       return performance.now() - t0;
     };
-    const warm = [forwardBackward(), await cam()];
+    const warm = [await forwardBackward(), await cam()];
     const fb: number[] = [];
     const cams: number[] = [];
     // Interleaved, so that drift in the machine's speed hits both alike.
     for (let i = 0; i < opts.runs; i++) {
-      fb.push(forwardBackward());
+      fb.push(await forwardBackward());
       cams.push(await cam());
     }
     const cpu = os.cpus();

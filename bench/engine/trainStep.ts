@@ -47,7 +47,12 @@ interface Figures {
 async function benchBackend(name: BackendName, opts: Options): Promise<Figures | null> {
   let reason: string;
   try {
-    reason = (await selectBackend(name)).reason;
+    const choice = await selectBackend(name);
+    if (choice.adapter?.software) {
+      console.log(`${name}: skipped: only a software adapter, for tests (bench/engine/gpu.ts --software)`);
+      return null;
+    }
+    reason = choice.reason;
   } catch (err) {
     console.log(`${name}: skipped: ${(err as Error).message}`);
     return null;
@@ -66,27 +71,37 @@ async function benchBackend(name: BackendName, opts: Options): Promise<Figures |
     };
   });
   const optimizer = tf.train.adam(1e-4);
-  const trainStep = () => {
+  // Read asynchronously: synchronous reads throw on webgpu in Node.
+  const trainStep = async () => {
     const loss = optimizer.minimize(
       () => maskedCrossEntropy(model.apply(x, { training: true }) as tf.Tensor4D, y),
       true,
     );
-    loss?.dataSync();
+    await loss?.data();
     loss?.dispose();
   };
-  const infer = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  const timed = (f: () => void) => {
+  const infer = async () => {
+    const out = model.predict(x) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  };
+  const timed = async (f: () => Promise<void>) => {
     const t0 = performance.now();
-    f();
+    await f();
     return performance.now() - t0;
+  };
+  const repeat = async (n: number, f: () => Promise<void>) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(await timed(f));
+    return out;
   };
   // With the cpu backend's plain JS kernels a single step takes many minutes: one inference only.
   const steps = name === 'cpu' ? 0 : opts.steps;
   const runs = name === 'cpu' ? 1 : opts.steps;
   try {
-    const warm = name === 'cpu' ? [] : [timed(trainStep), timed(infer)];
-    const train = Array.from({ length: steps }, () => timed(trainStep));
-    const inference = Array.from({ length: runs }, () => timed(infer));
+    const warm = name === 'cpu' ? [] : [await timed(trainStep), await timed(infer)];
+    const train = await repeat(steps, trainStep);
+    const inference = await repeat(runs, infer);
     console.log(`${name}: ${reason}`);
     if (warm.length)
       console.log(`  warm-up (first train step, first inference): ${warm.map(fmt).join(', ')}`);

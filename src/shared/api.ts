@@ -6,6 +6,7 @@ import type { ClassDef } from './voc';
 import type { ModelInfo } from './engineProtocol';
 import type { BackendInfo, RunSummary, TrainProgress, RunStatus } from './training';
 import type { DraftScores, QueueOrder } from './drafts';
+import { BACKEND_PREFERENCES } from './training';
 
 /** How the UI is connected to main. */
 export type Transport = 'electron' | 'browser';
@@ -245,7 +246,7 @@ const trainSettings = z
       .int()
       .min(0)
       .max(2 ** 31),
-    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+    backend: z.enum(BACKEND_PREFERENCES),
     backboneWeights: z.string().max(4096).nullable(),
   })
   .strict();
@@ -329,9 +330,7 @@ export const requests = {
   /** The engine's state and backend. */
   'engine:status': empty,
   /** Starts the engine if needed, picking the backend (auto: the fastest that loads). */
-  'engine:start': z
-    .object({ backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional() })
-    .strict(),
+  'engine:start': z.object({ backend: z.enum(BACKEND_PREFERENCES).optional() }).strict(),
   /** Kills the engine (if running) and starts a fresh one. */
   'engine:restart': empty,
   /** Every model the engine can train, with parameter counts and conv layer names. */

@@ -3,7 +3,7 @@
 import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
 import type { ModelInfo } from './modelCatalog';
-import type { BackendInfo, BackendPreference, TrainJob, TrainProgress } from './training';
+import type { BackendInfo, BackendPreference, Diagnosis, TrainJob, TrainProgress } from './training';
 
 /** Progress of a job over a list of images (predict, eval). */
 export interface ItemsProgress {
@@ -32,6 +32,7 @@ export type { ModelInfo };
 export type EngineRequest =
   | { id: number; type: 'init'; backend: BackendPreference }
   | { id: number; type: 'models' }
+  | { id: number; type: 'doctor' }
   | { id: number; type: 'train'; job: TrainJob }
   | { id: number; type: 'cancel' }
   | {
@@ -98,6 +99,7 @@ export type EngineRequest =
 export type EngineResult = {
   init: BackendInfo;
   models: ModelInfo[];
+  doctor: Diagnosis;
   train: { status: 'done' | 'stopped-early' | 'cancelled'; epochs: number; bestMiou: number | null };
   cancel: { cancelling: boolean };
   predict: { written: string[] };

@@ -24,6 +24,40 @@ export interface ModelInfo {
   defaultInputSize: { cpu: number; gpu: number };
 }
 
+/** DeconvNet's conv layers, the same at every fc width. */
+const DECONVNET_LAYERS: string[] = [
+  'block1_conv1',
+  'block1_conv2',
+  'block2_conv1',
+  'block2_conv2',
+  'block3_conv1',
+  'block3_conv2',
+  'block3_conv3',
+  'block4_conv1',
+  'block4_conv2',
+  'block4_conv3',
+  'block5_conv1',
+  'block5_conv2',
+  'block5_conv3',
+  'fc6',
+  'fc7',
+  'deconv6',
+  'deconv5_1',
+  'deconv5_2',
+  'deconv5_3',
+  'deconv4_1',
+  'deconv4_2',
+  'deconv4_3',
+  'deconv3_1',
+  'deconv3_2',
+  'deconv3_3',
+  'deconv2_1',
+  'deconv2_2',
+  'deconv1_1',
+  'deconv1_2',
+  'score',
+];
+
 /** Every model, in the registry's order. */
 export const MODEL_CATALOG: readonly ModelInfo[] = [
   {
@@ -223,39 +257,22 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     params: 42413141,
     sizeMultiple: 32,
     camLayer: 'block5_conv3',
-    convLayers: [
-      'block1_conv1',
-      'block1_conv2',
-      'block2_conv1',
-      'block2_conv2',
-      'block3_conv1',
-      'block3_conv2',
-      'block3_conv3',
-      'block4_conv1',
-      'block4_conv2',
-      'block4_conv3',
-      'block5_conv1',
-      'block5_conv2',
-      'block5_conv3',
-      'fc6',
-      'fc7',
-      'deconv6',
-      'deconv5_1',
-      'deconv5_2',
-      'deconv5_3',
-      'deconv4_1',
-      'deconv4_2',
-      'deconv4_3',
-      'deconv3_1',
-      'deconv3_2',
-      'deconv3_3',
-      'deconv2_1',
-      'deconv2_2',
-      'deconv1_1',
-      'deconv1_2',
-      'score',
-    ],
+    convLayers: DECONVNET_LAYERS,
     activationsPerPixel: 1838,
+    defaultInputSize: { cpu: 224, gpu: 448 },
+  },
+  {
+    // Built only on a GPU: its 252M parameters are worked out from deconvnet's (the registry's
+    // deconvNetParamsAt), and its activations grow by 24 floats per fc channel at side 64 (measured at
+    // widths 256 and 320): 7,526,400 + 24 × 3,840 floats over 64².
+    id: 'deconvnet-4096',
+    title:
+      'DeconvNet as published (fc6/fc7 4096 wide, 252M parameters, 1 GB of weights): for a GPU; refused on wasm',
+    params: 251839061,
+    sizeMultiple: 32,
+    camLayer: 'block5_conv3',
+    convLayers: DECONVNET_LAYERS,
+    activationsPerPixel: 1860,
     defaultInputSize: { cpu: 224, gpu: 448 },
   },
   {

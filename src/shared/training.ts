@@ -3,14 +3,50 @@
 import type { SegmentationMetrics } from './metrics';
 
 /** A tfjs backend, fastest first. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
+
+/** Every backend preference, for validating what the panel and the CLI send. */
+export const BACKEND_PREFERENCES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+/** The GPU adapter the webgpu backend runs on, as the adapter reports it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU rasteriser posing as a GPU (llvmpipe, SwiftShader, lavapipe): `auto` never picks one. */
+  software: boolean;
+  /** The API Dawn drives it through: the platform's own, or OpenGL ES in compatibility mode. */
+  api: 'Vulkan' | 'Metal' | 'D3D12' | 'OpenGL ES';
+}
+
+/** One line naming a GPU adapter, e.g. "nvidia hopper, NVIDIA H200 (Vulkan)". */
+export function describeAdapter(a: GpuAdapterInfo): string {
+  const vendor = [a.vendor, a.architecture].filter(Boolean).join(' ');
+  const name = [vendor, a.device, a.description].filter(Boolean).join(', ') || 'an unnamed adapter';
+  return `${name} (${a.api}${a.software ? ', software' : ''})`;
+}
 
 /** The backend the engine runs on, and why each faster one was passed over. */
 export interface BackendInfo {
   name: BackendName;
   reason: string;
   skipped: { name: string; reason: string }[];
+  /** Set when the backend is webgpu; absent on the others. */
+  adapter?: GpuAdapterInfo;
+}
+
+/** What `segscope doctor` reports: each backend and why it was or was not used, adapters, packages. */
+export interface Diagnosis {
+  /** What `auto` picked. */
+  backend: BackendInfo;
+  /** Every backend in the `auto` order: in use, skipped (with why), or not tried (a faster one won). */
+  backends: { name: BackendName; status: 'in use' | 'skipped' | 'not tried'; reason: string }[];
+  /** Every adapter Dawn found, hardware and software. */
+  adapters: GpuAdapterInfo[];
+  /** The optional packages the engine may use. */
+  packages: { name: string; version: string | null; note: string }[];
 }
 
 /** Which augmentations are applied to training samples. */

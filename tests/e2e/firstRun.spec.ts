@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { EpochRecord } from '../../src/shared/training';
 import { copyVocMini } from '../helpers/data';
 import { launchChromium, OUTPUT, startCli, type Served } from './harness';
+import { MODEL_CATALOG } from '../../src/shared/modelCatalog';
 
 let root: string;
 let served: Served;
@@ -46,7 +47,7 @@ describe('first run from the training panel', () => {
     expect(await value('train-lr')).toBe('0.001');
     expect(await value('train-batch')).toBe('2');
     // The picker lists every model without cutting its label short of the parameter count.
-    expect(await page.getByTestId('train-model').locator('option').count()).toBe(10);
+    expect(await page.getByTestId('train-model').locator('option').count()).toBe(MODEL_CATALOG.length);
 
     await page.getByTestId('train-model').selectOption('unet-vgg16');
     expect(await value('train-input-size')).toBe('256');

@@ -32,6 +32,10 @@ describe('training panel', () => {
     const backend = page.getByTestId('engine-backend');
     await expect.poll(() => backend.getAttribute('data-backend'), { timeout: 60_000 }).toBe('wasm');
     expect(await backend.textContent()).toContain('tensorflow-gpu skipped');
+    // No GPU on these machines: the panel says why webgpu was passed over.
+    expect(await backend.textContent()).toMatch(
+      /webgpu skipped: (no GPU adapter|no Vulkan loader|only a software adapter)/,
+    );
 
     await page.getByTestId('train-model').selectOption('unet-small');
     await page.getByTestId('train-input-size').fill('64');

@@ -13,7 +13,7 @@ Usage:
   segscope train --dataset DIR [--year Y] --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
                  [--optimizer adam|sgd] [--schedule cos|step|constant] [--seed N]
                  [--split train] [--val-split val | --no-val] [--no-augment]
-                 [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--backbone-weights FILE.h5]
+                 [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--backbone-weights FILE.h5]
                  [--out RUN_DIR] [--init-from RUN_DIR[:best|last]] [--progress lines|json] [--json]
   segscope train --resume RUN_DIR [--epochs N] [--progress lines|json] [--json]
   segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
@@ -29,6 +29,7 @@ Usage:
   segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
                 [--checkpoint best|last] [--backend B] [--json]
                                 drafts a split with the run, then lists the images most in need of review
+  segscope doctor [--json]      backends, GPU adapters, optional packages, and why each was or was not used
 
 Every command answers --help. --year takes the folder name (VOC2012) or the year (2012).
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
@@ -80,7 +81,7 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
   --val-split NAME         validation split (default val)
   --no-val                 no validation: only the last checkpoint is kept
   --no-augment             no scale, flip or HSV augmentation
-  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu (default auto)
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu (default auto)
   --backbone-weights FILE  Keras ImageNet .h5 weights for the encoder
   --out RUN_DIR            where the run goes (default <dataset>/.segscope/runs/<run-id>)
   --resume RUN_DIR         continue a run from its last checkpoint
@@ -93,7 +94,7 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
 
 Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --year Y                 VOC2012 or 2012
   --json                   print the metrics as JSON`,
   predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last] [--json]
@@ -101,7 +102,7 @@ Evaluates a run's checkpoint on a split at full resolution and writes the run's 
 Segments an image or a folder of images into palette PNGs.
   --blend                  also write <name>_blend.jpg, the classes over the photo
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --json                   print {images, written}`,
   'eval-masks': `Usage: segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
 
@@ -114,7 +115,7 @@ Grad-CAM of one class as a jet overlay on the image.
   --layer NAME             conv layer (default the model's last encoder conv; see segscope models --layers)
   --method M               gradcam|gradcampp|hirescam (default gradcam)
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --raw                    write the 0..1 map as a 16-bit grayscale PNG instead
   --json                   print {out, layer, method, class, width, height}`,
   rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled] [--json]
@@ -125,6 +126,11 @@ images most in need of review first, with their scores.
   --by ORDER               disagreement (1 - IoU of label and draft, default), uncertainty (1 - mean top
                            softmax probability) or unlabelled (unlabelled images first)
   --checkpoint best|last   default best, or last for a run without one
-  --backend B              auto|tensorflow-gpu|tensorflow|wasm|cpu
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --json                   print {run, checkpoint, by, split, images: [...]}`,
+  doctor: `Usage: segscope doctor [--json]
+
+Starts an engine as training would and reports each backend (in use, skipped and why, or not tried), the
+GPU adapters found (vendor, architecture, description, software or not) and the optional packages.
+  --json   print the diagnosis as JSON`,
 };

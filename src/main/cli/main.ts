@@ -6,6 +6,7 @@ import { check } from './commands/check';
 import { evalMasks } from './commands/evalMasks';
 import { info } from './commands/info';
 import { modelsCommand } from './commands/models';
+import { doctorCommand } from './commands/doctor';
 import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
@@ -40,6 +41,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'info') return await info(rest);
     if (command === 'check') return await check(rest);
     if (command === 'models') return await modelsCommand(rest);
+    if (command === 'doctor') return await doctorCommand(rest);
     if (command === 'train') return await trainCommand(rest, deps.startEngine);
     if (command === 'predict') return await predict(rest);
     if (command === 'eval') return await evalRun(rest);

@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CheckpointName } from '../../shared/engineProtocol';
-import type { BackendPreference, TrainJob } from '../../shared/training';
+import { BACKEND_PREFERENCES, type BackendPreference, type TrainJob } from '../../shared/training';
 import { EngineHost, forkSpawner } from '../services/engineHost';
 import { UsageError } from './args';
 import { engineEntry } from './paths';
@@ -23,7 +23,7 @@ export function checkpointOption(value: string | undefined): CheckpointName {
   return value;
 }
 
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly string[] = BACKEND_PREFERENCES;
 
 export function backendOption(value: string | undefined): BackendPreference {
   const backend = value ?? 'auto';

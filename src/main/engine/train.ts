@@ -21,6 +21,7 @@ import { letterboxPair, type Augmentation } from './data/augment';
 import { SampleCache } from './data/samples';
 import { loadCheckpoint, makeDir, saveCheckpoint, writeAtomic, writeError } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
+import { assertWeightsFitGpu, checkGpu, gpuFailureMessage, settledGpuFault } from './gpu';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
 
@@ -94,6 +95,17 @@ async function loadBackboneWeights(model: tfl.LayersModel, path: string): Promis
   if (!isAbsolute(path) || !/\.(h5|hdf5)$/i.test(path))
     throw new Error(`backbone weights must be given as the absolute path of a .h5 file; got '${path}'`);
   await loadKerasWeights(model, path);
+}
+
+/** `model`, unless a weight is too large for the GPU, which is refused before the run writes anything. */
+function fitsOrDisposed(id: string, model: tfl.LayersModel): tfl.LayersModel {
+  try {
+    assertWeightsFitGpu(id, model.weights);
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }
 
 /**
@@ -261,6 +273,12 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     );
   }
   if (job.trainIds.length === 0) throw new Error(`split ${s.split} has no labelled images to train on`);
+  if (hooks.backend && spec.tooLargeFor?.includes(hooks.backend)) {
+    throw new Error(
+      `${spec.id} is too large to train on ${hooks.backend} (its memory cannot hold the weights, gradients ` +
+        `and optimizer state); train it on webgpu or tensorflow-gpu, or pick a smaller model`,
+    );
+  }
   await makeDir(join(job.runDir, 'checkpoints'));
 
   const cache = new SampleCache({
@@ -274,7 +292,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   let startEpoch = 0;
   if (job.resume) {
     const last = await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'));
-    model = last.model;
+    model = fitsOrDisposed(spec.id, last.model);
     const statePath = join(job.runDir, 'state.json');
     try {
       state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
@@ -306,9 +324,12 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     // The state first: a folder with a config always has a state naming its owner.
     await writeState(job.runDir, state);
     // A failure here ends the run as failed with its message (see train()).
-    model = s.initFrom
-      ? await initialModel(s.initFrom, numClasses, size)
-      : spec.build({ numClasses, inputSize: size, seed: s.seed });
+    model = fitsOrDisposed(
+      spec.id,
+      s.initFrom
+        ? await initialModel(s.initFrom, numClasses, size)
+        : spec.build({ numClasses, inputSize: size, seed: s.seed }),
+    );
     await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
     try {
       // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
@@ -336,9 +357,12 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   let outcome: TrainOutcome['status'] = 'done';
   const startedAt = performance.now();
   let imagesDone = 0;
+  // Where the loop is, for a GPU failure's message.
+  const at = { epoch: startEpoch, step: 0 };
 
   try {
     for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+      at.epoch = epoch;
       const lr = scheduledLr(s.lr, s.schedule, epoch, s.epochs);
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
       const frozen = epoch < s.freezeEpochs;
@@ -361,6 +385,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
           outcome = 'cancelled';
           break;
         }
+        at.step = step;
         const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
         const pairs = await Promise.all(
           ids.map(async (id) => {
@@ -392,6 +417,8 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
           );
           loss = (await cost!.data())[0]!;
           cost!.dispose();
+          // After a GPU error the loss and the weights are garbage: stop before they are used or saved.
+          await checkGpu();
         } finally {
           tf.dispose([batch.x, batch.y]);
         }
@@ -430,6 +457,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
       const val = job.valIds.length
         ? await validate(model, spec, cache, job.valIds, size, s.batchSize, numClasses, job.classNames)
         : null;
+      await checkGpu();
       const best =
         val !== null && val.miou !== null && (state.bestMiou === null || val.miou > state.bestMiou);
       const record: EpochRecord = {
@@ -500,6 +528,18 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     state = { ...state, status: outcome, endedAt: new Date().toISOString() };
     await writeState(job.runDir, state);
     return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
+  } catch (err) {
+    // A GPU fault explains the error it caused: say what to change, and which `last` is intact.
+    const fault = await settledGpuFault();
+    if (!fault) throw err;
+    const message = gpuFailureMessage(fault, {
+      batch: s.batchSize,
+      inputSize: size,
+      epoch: at.epoch + 1,
+      step: at.step + 1,
+      lastEpoch: state.epoch,
+    });
+    throw new Error(message, { cause: err });
   } finally {
     optimizer.dispose();
     weights?.dispose();

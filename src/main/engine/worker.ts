@@ -3,7 +3,8 @@
 // out-of-memory error ends it and nothing else. Engine process.
 import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../../shared/engineProtocol';
 import type { BackendInfo } from '../../shared/training';
-import { selectBackend } from './backend';
+import { diagnose, healthyBackend, selectBackend } from './backend';
+import { checkGpu } from './gpu';
 import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { getModelSpec } from './models/registry';
@@ -156,6 +157,12 @@ async function camSweep(
 }
 
 async function handle(req: EngineRequest): Promise<unknown> {
+  if (backend && req.type !== 'cancel' && !training) {
+    const now = await healthyBackend(backend);
+    // A new GPU device: the cached model's tensors lived on the old one and go with it.
+    if (now !== backend) loaded = null;
+    backend = now;
+  }
   switch (req.type) {
     case 'init':
       if (!backend) backend = await selectBackend(req.backend);
@@ -165,6 +172,9 @@ async function handle(req: EngineRequest): Promise<unknown> {
       // request is still selecting one finds tfjs half-initialised and fails.
       if (!backend) backend = await selectBackend('auto');
       return models();
+    case 'doctor':
+      if (!backend) backend = await selectBackend('auto');
+      return diagnose(backend);
     case 'cancel':
       cancelRequested = true;
       return { cancelling: training };
@@ -215,8 +225,15 @@ async function handle(req: EngineRequest): Promise<unknown> {
   }
 }
 
+/** A job's result, unless the GPU failed under it: then its numbers are garbage and the fault is the answer. */
+async function checked(req: EngineRequest): Promise<unknown> {
+  const result = await handle(req);
+  if (req.type !== 'cancel') await checkGpu();
+  return result;
+}
+
 port.onMessage((req) => {
-  handle(req).then(
+  checked(req).then(
     (result) => port.post({ type: 'result', id: req.id, ok: true, result }),
     (err: unknown) =>
       port.post({

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { heapProblem } from '../../../shared/trainDefaults';
 import {
   DEFAULT_TRAIN_SETTINGS,
+  describeAdapter,
   type RunState,
   type TrainJob,
   type TrainSettings,
@@ -192,6 +193,7 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   }
   const log = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
   log(`backend ${info.name}: ${info.reason}`);
+  if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
   if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
   if (job.settings.batchSize > job.trainIds.length)
     log(

@@ -133,8 +133,9 @@ function areaMask(box: Letterbox): tf.Tensor3D {
 }
 
 /** Classes of `labels` (`[1, size, size]`) inside the letterbox, ascending. */
-function presentClasses(labels: tf.Tensor3D, box: Letterbox): number[] {
-  const data = labels.dataSync();
+async function presentClasses(labels: tf.Tensor3D, box: Letterbox): Promise<number[]> {
+  // Read asynchronously: synchronous reads throw on webgpu in Node.
+  const data = await labels.data();
   const seen = new Set<number>();
   for (let y = box.top; y < box.top + box.height; y++) {
     for (let x = box.left; x < box.left + box.width; x++) seen.add(data[y * box.size + x]!);
@@ -214,31 +215,32 @@ export abstract class BaseCam {
       normalizeInput(tf.tensor4d(Float32Array.from(boxed), [1, size, size, 3]), p.normalization),
     );
     const area = areaMask(box);
-    let classPixels = 0;
-    let absent: ClassNotPredictedError | null = null;
+    // The score runs inside the forward pass, which is synchronous, so what it learns about the mask is
+    // kept as tensors and read after the pass (synchronous reads throw on webgpu in Node).
+    let pixelCount: tf.Scalar | null = null;
+    let predicted: tf.Tensor3D | null = null;
     const score = (logits: tf.Tensor4D): tf.Scalar => {
       const { mask, labels } = predictionMask(logits, req.classIndex, area);
-      try {
-        classPixels = tf.sum(mask).dataSync()[0]!;
-        if (classPixels === 0) {
-          absent = new ClassNotPredictedError(req.classIndex, presentClasses(labels, box), req.classNames);
-        }
-      } finally {
-        labels.dispose();
-      }
+      predicted = labels;
+      pixelCount = tf.keep(tf.sum(mask) as tf.Scalar);
       return new SegmentationTarget(req.classIndex, mask).score(logits);
     };
     let gathered: Gathered;
+    let classPixels = 0;
     try {
       gathered = activationsAndGradients(p.model, input, req.layers, score);
+      classPixels = pixelCount ? (await (pixelCount as tf.Scalar).data())[0]! : 0;
+      // An absent class would give an all-zero map that looks like an answer. (Throwing from inside the
+      // forward pass would save the backward pass, but tfjs then leaks the tensors its tape kept.)
+      if (classPixels === 0) {
+        const present = predicted ? await presentClasses(predicted, box) : [];
+        tf.dispose([...gathered.activations, ...gathered.gradients]);
+        throw new ClassNotPredictedError(req.classIndex, present, req.classNames);
+      }
     } finally {
       tf.dispose([input, area]);
-    }
-    // An absent class would give an all-zero map that looks like an answer. (Throwing from inside the
-    // forward pass would save the backward pass, but tfjs then leaks the tensors its tape kept.)
-    if (absent) {
-      tf.dispose([...gathered.activations, ...gathered.gradients]);
-      throw absent;
+      if (pixelCount) (pixelCount as tf.Scalar).dispose();
+      if (predicted) (predicted as tf.Tensor3D).dispose();
     }
     const [width, height] = fitInside(image.width, image.height, req.maxSide);
     const maps: tf.Tensor4D[] = [];

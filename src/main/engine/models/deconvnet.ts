@@ -16,7 +16,8 @@ export interface DeconvNetOptions {
   inputSize: number | readonly [number, number];
   /**
    * Channels of fc6 (7×7), fc7 (1×1) and the input of `deconv6`: the paper's 4096 by default (251.8M
-   * parameters for 21 classes, 1 GB of float32 weights); the registry uses 1024.
+   * parameters for 21 classes, 1 GB of float32 weights), which the registry offers as `deconvnet-4096`;
+   * `deconvnet` uses DECONVNET_FC_WIDTH.
    */
   fcWidth?: number;
   /** block1's width, 64 as in VGG16; every block scales with it (64-128-256-512-512). Tests use fewer. */

@@ -26,6 +26,7 @@ export type ModelId =
   | 'fcn16s'
   | 'fcn8s'
   | 'deconvnet'
+  | 'deconvnet-4096'
   | 'deeplabv3'
   | 'deeplabv3-resnet18'
   | 'fcn-resnet18';
@@ -57,6 +58,22 @@ export interface ModelSpec {
   camLayer: string;
   /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
   build(opts: ModelBuildOptions): tfl.LayersModel;
+  /**
+   * For a model too large to build just to be listed: an earlier registry model with the same layer
+   * names, and its parameter count turned into this one's.
+   */
+  listing?: { like: ModelId; params(listed: number): number };
+  /** Backends whose memory cannot hold the model while it trains: training there is refused up front. */
+  tooLargeFor?: readonly string[];
+}
+
+/**
+ * DeconvNet's parameters grow with the fc width w as 50186·w + w² (fc6 7×7×512·w, deconv6 7×7·w×512,
+ * fc7 w², their biases and the two batch norms' four vectors): the count at 4096 from the count at 256.
+ */
+function deconvNetParamsAt(width: number, countAt256: number): number {
+  const extra = (w: number) => 50186 * w + w * w;
+  return countAt256 + extra(width) - extra(DECONVNET_FC_WIDTH);
 }
 
 export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
@@ -115,6 +132,18 @@ export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
     normalization: 'imagenet-caffe',
     camLayer: 'block5_conv3',
     build: (opts) => buildDeconvNet({ ...opts, fcWidth: DECONVNET_FC_WIDTH }),
+  },
+  'deconvnet-4096': {
+    id: 'deconvnet-4096',
+    title:
+      'DeconvNet as published (fc6/fc7 4096 wide, 252M parameters, 1 GB of weights): for a GPU; refused on wasm',
+    sizeMultiple: 32,
+    normalization: 'imagenet-caffe',
+    camLayer: 'block5_conv3',
+    build: (opts) => buildDeconvNet({ ...opts, fcWidth: 4096 }),
+    listing: { like: 'deconvnet', params: (listed) => deconvNetParamsAt(4096, listed) },
+    // 1 GB of weights, as much again for the gradients and twice that for Adam's moments: past wasm's 4 GB.
+    tooLargeFor: ['wasm'],
   },
   deeplabv3: {
     id: 'deeplabv3',

@@ -11,7 +11,18 @@ describe('segscope CLI', () => {
     const { out } = capture();
     expect(await main(['--help'])).toBe(0);
     const text = out.join('\n');
-    for (const cmd of ['serve', 'info', 'check', 'models', 'train', 'eval', 'predict', 'eval-masks', 'cam']) {
+    for (const cmd of [
+      'serve',
+      'info',
+      'check',
+      'models',
+      'train',
+      'eval',
+      'predict',
+      'eval-masks',
+      'cam',
+      'doctor',
+    ]) {
       expect(text).toContain(`segscope ${cmd}`);
     }
   });

@@ -12,7 +12,19 @@ import { vocMiniJob } from '../../../helpers/runs';
 
 afterEach(() => vi.restoreAllMocks());
 
-const COMMANDS = ['serve', 'info', 'check', 'models', 'train', 'eval', 'predict', 'eval-masks', 'cam'];
+const COMMANDS = [
+  'serve',
+  'info',
+  'check',
+  'models',
+  'train',
+  'eval',
+  'predict',
+  'eval-masks',
+  'cam',
+  'rank',
+  'doctor',
+];
 
 describe('segscope help', () => {
   it('answers --help and -h for every command with its own usage', async () => {

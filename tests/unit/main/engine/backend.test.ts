@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BACKEND_ORDER, selectBackend, wasmBinaryDir } from '../../../../src/main/engine/backend';
+import { BACKEND_ORDER, diagnose, selectBackend, wasmBinaryDir } from '../../../../src/main/engine/backend';
 import { isSegscopeKernel, SEGSCOPE_WASM_KERNELS } from '../../../../src/main/engine/kernels';
 
 const requireFromTest = createRequire(import.meta.url);
@@ -32,8 +32,8 @@ afterEach(async () => {
 });
 
 describe('selectBackend', () => {
-  it('tries tensorflow-gpu, tensorflow, wasm, cpu in that order', () => {
-    expect(BACKEND_ORDER).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+  it('tries tensorflow-gpu, webgpu, tensorflow, wasm, cpu in that order', () => {
+    expect(BACKEND_ORDER).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
   });
 
   it('auto: skips the native packages that are missing, saying so, and lands on the first that loads', async () => {
@@ -44,6 +44,11 @@ describe('selectBackend', () => {
       expect(choice.name).toBe('wasm');
       expect(choice.skipped).toEqual([
         { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed' },
+        // These CPU machines have no GPU; at most Mesa's software adapters, which auto refuses.
+        {
+          name: 'webgpu',
+          reason: expect.stringMatching(/^(no GPU adapter|no Vulkan loader|only a software adapter)/),
+        },
         { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
       ]);
       expect(choice.reason).toMatch(/^WebAssembly \((no )?SIMD, (single|multi)-threaded\)/);
@@ -88,11 +93,11 @@ describe('selectBackend', () => {
   it('auto records each load error and falls through to wasm', async () => {
     const choice = await selectBackend('auto', { importNative: loadError });
     expect(choice.name).toBe('wasm');
-    expect(choice.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(choice.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow']);
     expect(choice.skipped[0]?.reason).toBe(
       '@tensorflow/tfjs-node-gpu failed to load: libtensorflow.so.2: cannot open shared object file',
     );
-    expect(choice.skipped[1]?.reason).toMatch(/^@tensorflow\/tfjs-node failed to load: /);
+    expect(choice.skipped[2]?.reason).toMatch(/^@tensorflow\/tfjs-node failed to load: /);
   });
 
   it('a native package that loads but registers no backend here is refused', async () => {
@@ -112,5 +117,54 @@ describe('selectBackend', () => {
       skipped: [],
     });
     expect(tf.getBackend()).toBe('tensorflow');
+  });
+
+  it('webgpu without the webgpu package says it is not installed', async () => {
+    const missing = async (): Promise<never> => {
+      throw Object.assign(new Error("Cannot find package 'webgpu'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    };
+    await expect(selectBackend('webgpu', { importDawn: missing })).rejects.toThrow(
+      "Backend 'webgpu' is unavailable: the webgpu package (Dawn) is not installed",
+    );
+    const broken = async (): Promise<never> => {
+      throw new Error('/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34` not found\n(stack)');
+    };
+    await expect(selectBackend('webgpu', { importDawn: broken })).rejects.toThrow(
+      "Backend 'webgpu' is unavailable: the webgpu package (Dawn) failed to load: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34` not found",
+    );
+  });
+
+  it('auto never takes the software adapter, even when asked for it by the environment', async () => {
+    process.env.SEGSCOPE_WEBGPU_ADAPTER = 'software';
+    try {
+      const choice = await selectBackend('auto');
+      expect(choice.name).not.toBe('webgpu');
+      expect(choice.adapter).toBeUndefined();
+    } finally {
+      delete process.env.SEGSCOPE_WEBGPU_ADAPTER;
+    }
+  });
+
+  it('diagnose: every backend in order with why it was or was not used, the adapters, the packages', async () => {
+    const d = await diagnose();
+    expect(d.backends.map((b) => b.name)).toEqual([...BACKEND_ORDER]);
+    const inUse = d.backends.filter((b) => b.status === 'in use');
+    expect(inUse).toEqual([{ name: d.backend.name, status: 'in use', reason: d.backend.reason }]);
+    const after = BACKEND_ORDER.indexOf(d.backend.name);
+    for (const [i, b] of d.backends.entries()) {
+      expect(b.status).toBe(i < after ? 'skipped' : i === after ? 'in use' : 'not tried');
+      expect(b.reason.length).toBeGreaterThan(0);
+    }
+    // auto did not take webgpu, so every adapter Dawn sees here is a software one.
+    if (d.backend.name !== 'webgpu') for (const a of d.adapters) expect(a.software).toBe(true);
+    expect(d.packages.map((p) => p.name)).toEqual([
+      'webgpu',
+      '@tensorflow/tfjs-node-gpu',
+      '@tensorflow/tfjs-node',
+      'onnxruntime-node',
+    ]);
+    const webgpu = d.packages[0]!;
+    if (installed('webgpu')) expect(webgpu.version).toMatch(/^\d+\.\d+\.\d+/);
+    else expect(webgpu.note).toMatch(/^not installed/);
   });
 });

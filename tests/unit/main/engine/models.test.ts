@@ -313,6 +313,7 @@ describe('registry', () => {
       'fcn16s',
       'fcn8s',
       'deconvnet',
+      'deconvnet-4096',
       'deeplabv3',
       'deeplabv3-resnet18',
       'fcn-resnet18',

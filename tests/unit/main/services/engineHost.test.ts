@@ -31,8 +31,10 @@ describe('engine host', () => {
     hosts.push(host);
     const backend = await host.start('auto');
     expect(backend.name).toBe('wasm');
-    expect(backend.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(backend.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow']);
     expect(backend.skipped[0]!.reason).toMatch(/tfjs-node-gpu/);
+    // No GPU here: at most Mesa's software adapters, which auto never takes.
+    expect(backend.skipped[1]!.reason).toMatch(/^(no GPU adapter|no Vulkan loader|only a software adapter)/);
     expect(statuses.map((s) => s.state)).toEqual(['starting', 'ready']);
     const models = await host.request({ type: 'models' });
     const vgg = models.find((m) => m.id === 'unet-vgg16')!;

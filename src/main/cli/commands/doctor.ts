@@ -1,0 +1,33 @@
+// `segscope doctor [--json]`: which tfjs backend the engine picks and why each other one was or was not
+// used, the GPU adapters Dawn sees, and the optional packages. CLI process.
+import { parseArgs } from 'node:util';
+import { describeAdapter } from '../../../shared/training';
+import { EngineHost, forkSpawner } from '../../services/engineHost';
+import { usage } from '../args';
+import { engineEntry } from '../paths';
+
+export async function doctorCommand(argv: string[]): Promise<number> {
+  const { values } = usage(() => parseArgs({ args: argv, options: { json: { type: 'boolean' } } }));
+  const host = new EngineHost(forkSpawner(engineEntry));
+  try {
+    await host.start('auto');
+    const d = await host.request({ type: 'doctor' });
+    if (values.json) {
+      console.log(JSON.stringify(d, null, 2));
+      return 0;
+    }
+    console.log(`backend in use: ${d.backend.name}`);
+    for (const b of d.backends) console.log(`  ${b.name.padEnd(15)} ${b.status}: ${b.reason}`);
+    console.log('GPU adapters:');
+    if (d.adapters.length === 0) console.log('  none found');
+    for (const a of d.adapters) {
+      console.log(`  ${describeAdapter(a)}${a.software ? ': software, never picked by auto' : ''}`);
+    }
+    console.log('optional packages:');
+    for (const p of d.packages)
+      console.log(`  ${p.name.padEnd(26)} ${(p.version ?? '-').padEnd(8)} ${p.note}`);
+    return 0;
+  } finally {
+    host.kill('the command finished');
+  }
+}

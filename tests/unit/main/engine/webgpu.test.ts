@@ -359,7 +359,7 @@ describe('webgpu on the software adapter', () => {
       );
     }
 
-    it('fcn8s is refused before the run writes anything: fc6 exceeds the adapter’s binding limit', async () => {
+    it('fcn8s is refused before it trains, and the run ends failed with why: fc6 exceeds the binding limit', async () => {
       await on('webgpu');
       const job = vocMiniJob({ model: 'fcn8s', inputSize: 32, epochs: 1, backend: 'webgpu' });
       await expect(
@@ -367,7 +367,13 @@ describe('webgpu on the software adapter', () => {
       ).rejects.toThrow(
         /fcn8s cannot run on this GPU: its weight .*fc6.* takes 392 MB, more than the 128 MB/,
       );
-      expect(() => readFileSync(join(job.runDir, 'config.json'))).toThrow();
+      expect(() => readFileSync(join(job.runDir, 'checkpoints', 'last', 'model.json'))).toThrow();
+      const state = JSON.parse(readFileSync(join(job.runDir, 'state.json'), 'utf8')) as {
+        status: string;
+        error: string;
+      };
+      expect(state.status).toBe('failed');
+      expect(state.error).toMatch(/fcn8s cannot run on this GPU/);
       // Building the model touched the GPU with that oversized weight; the next job gets a fresh device.
       gpu = await healthyBackend(gpu);
     }, 120_000);

@@ -9,6 +9,7 @@ import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
+import { exportCommand } from './commands/export';
 import { parseServeArgs, serve } from './serve';
 
 const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -30,6 +31,8 @@ Usage:
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
                [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
+  segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
+                                the checkpoint as an ONNX file (opset 17) with its metadata
 
 Exit status: 0 on success, 1 when a command ran but found a failure, 2 for bad usage.
 `;
@@ -62,6 +65,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
     if (command === 'cam') return await cam(rest, deps.startEngine);
+    if (command === 'export') return await exportCommand(rest, deps.startEngine);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

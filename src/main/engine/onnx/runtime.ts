@@ -19,7 +19,7 @@ export interface OrtStatus {
   available: boolean;
   /** Why (not), in words. */
   reason: string;
-  /** Intra-op threads a session uses: every core. */
+  /** Intra-op threads a session uses: every core, or SEGSCOPE_ORT_THREADS. */
   threads: number;
   /** Execution providers asked for, in order of preference. */
   providers: string[];
@@ -47,7 +47,9 @@ async function load(): Promise<{ ort: typeof Ort | null; error?: string }> {
 
 /** Whether ONNX Runtime will run Segscope's inference here, and why (not). Never throws. */
 export async function ortStatus(env: NodeJS.ProcessEnv = process.env): Promise<OrtStatus> {
-  const threads = availableParallelism();
+  // SEGSCOPE_ORT_THREADS caps the threads (say, on a machine shared with other work); else every core.
+  const wanted = Number(env.SEGSCOPE_ORT_THREADS);
+  const threads = Number.isInteger(wanted) && wanted >= 1 ? wanted : availableParallelism();
   let mode: OrtMode;
   try {
     mode = ortMode(env);

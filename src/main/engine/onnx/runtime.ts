@@ -69,16 +69,13 @@ export async function ortStatus(env: NodeJS.ProcessEnv = process.env): Promise<O
     };
   }
   const providers = mode === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+  const version = ort.env.versions?.common;
   return {
     available: true,
-    reason:
-      `ONNX Runtime ${ort.env.versions?.common ?? ''} (${providers.join(', ')}) on ${threads} threads`.replace(
-        '  ',
-        ' ',
-      ),
+    reason: `ONNX Runtime${version ? ` ${version}` : ''} (${providers.join(', ')}) on ${threads} threads`,
     threads,
     providers,
-    version: ort.env.versions?.common,
+    version,
   };
 }
 
@@ -102,10 +99,16 @@ export async function createOrtModel(model: Uint8Array | string, status: OrtStat
     intraOpNumThreads: status.threads,
     graphOptimizationLevel: 'all',
   };
-  const session =
-    typeof model === 'string'
-      ? await ort.InferenceSession.create(model, options)
-      : await ort.InferenceSession.create(model, options);
+  const create = (o: Ort.InferenceSession.SessionOptions) =>
+    typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
+  let session: Ort.InferenceSession;
+  try {
+    session = await create(options);
+  } catch (err) {
+    // The CUDA provider fails to load without CUDA 12, cuDNN 9 or its library: the CPU still works.
+    if (!status.providers.includes('cuda')) throw err;
+    session = await create({ ...options, executionProviders: ['cpu'] });
+  }
   return {
     async run(input, dims) {
       const feeds = { [ONNX_INPUT]: new ort.Tensor('float32', input, dims) };

@@ -3,10 +3,10 @@
 // - one training step at 256², batch 2, Segscope on tfjs-wasm's threaded build, at 1, 2 and all threads;
 // - predicting a folder of 20 VOC images end to end (decode, letterbox, forward, softmax, crop, resize to
 //   the image, argmax, write the palette PNG), Segscope's predictFiles through ONNX Runtime.
-// Both sides use the same random weights' architecture, the same sizes and the same thread counts;
-// medians, and ratios measured in this run. Runs in a plain Node process:
+// Both sides run the same architecture at the same sizes and thread counts, and their runs alternate (ours,
+// then PyTorch's, repeated), so that other work on a shared machine slows both alike; medians, and ratios
+// measured in this run. Runs in a plain Node process:
 //   node bench/run.mjs bench/engine/cpu.ts [--threads 2] [--repeats 3] [--folder-size 256] [--profile]
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { createOrtModel, ortStatus } from '../../src/main/engine/onnx/runtime';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob } from '../../src/shared/training';
 import { vocColormap, VOC_CLASS_NAMES } from '../../src/shared/voc';
 import { median } from '../stats';
+import { LineServer } from './lineServer';
 
 const CLASSES = 21;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -35,62 +36,51 @@ function arg(args: string[], name: string, fallback: number): number {
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-function torch(threads: number, ...args: (string | number)[]): { ms: number } {
-  const out = execFileSync(
-    '/usr/bin/python3',
-    [join(HERE, 'torch_cpu.py'), String(threads), ...args.map(String)],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
-    },
-  );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { ms: number };
+/** The PyTorch twin at `threads` threads, serving requests. */
+async function torchServer(threads: number): Promise<LineServer> {
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  const server = new LineServer('/usr/bin/python3', [join(HERE, 'torch_cpu.py'), String(threads)], env);
+  const hello = await server.ready;
+  if (hello.threads !== threads) throw new Error(`PyTorch runs on ${String(hello.threads)} threads`);
+  return server;
 }
 
-interface TrainFigures {
-  threads: number;
-  reason: string;
-  ms: number;
-  times: number[];
-  perKernel?: Record<string, number>;
+const ms = async (server: LineServer, body: Record<string, unknown>) =>
+  (await server.request(body)).ms as number;
+
+async function timedMs(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
 }
 
-function segscopeTrain(threads: number, repeats: number, profile: boolean): TrainFigures {
-  const out = execFileSync(
-    process.execPath,
-    [
-      join(ROOT, 'bench', 'run.mjs'),
-      join(HERE, 'cpuTrainStep.ts'),
-      '--size',
-      '256',
-      '--batch',
-      '2',
-      '--repeats',
-      String(repeats),
-      ...(profile ? ['--profile'] : []),
-    ],
-    { encoding: 'utf8', env: { ...process.env, SEGSCOPE_WASM_THREADS: String(threads) }, maxBuffer: 1 << 26 },
-  );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as TrainFigures;
+/** Runs `ours` and `theirs` alternately `repeats` times after one warm-up each; their medians. */
+async function alternate(
+  repeats: number,
+  ours: () => Promise<number>,
+  theirs: () => Promise<number>,
+  warm = true,
+): Promise<{ ours: number; theirs: number; oursAll: number[]; theirsAll: number[] }> {
+  if (warm) {
+    await ours();
+    await theirs();
+  }
+  const oursAll: number[] = [];
+  const theirsAll: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    oursAll.push(await ours());
+    theirsAll.push(await theirs());
+  }
+  return { ours: median(oursAll), theirs: median(theirsAll), oursAll, theirsAll };
 }
 
-async function ortInference(size: number, threads: number, repeats: number): Promise<number> {
+async function ortModel(size: number, threads: number) {
   const model = getModelSpec('unet-vgg16').build({ numClasses: CLASSES, inputSize: size, seed: 1 });
   const bytes = exportOnnx(model, { producerVersion: 'bench', metadata: {} });
   model.dispose();
   const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
   if (!status.available) throw new Error(`ONNX Runtime is not available: ${status.reason}`);
-  const ort = await createOrtModel(bytes, status);
-  const input = Float32Array.from({ length: size * size * 3 }, (_, i) => ((i * 7919) % 255) - 128);
-  const times: number[] = [];
-  await ort.run(input, [1, size, size, 3]);
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await ort.run(input, [1, size, size, 3]);
-    times.push(performance.now() - t0);
-  }
-  await ort.release();
-  return median(times);
+  return createOrtModel(bytes, status);
 }
 
 /** A run folder holding a random unet-vgg16 checkpoint at `size`, as training would leave it. */
@@ -128,64 +118,111 @@ export async function main(args: string[]): Promise<void> {
   );
   await selectBackend('wasm');
   const rows: { work: string; ours: number; theirs: number; target: number }[] = [];
-
-  for (const size of [256, 512]) {
-    const ours = await ortInference(size, threads, repeats);
-    const theirs = torch(threads, 'infer', size, repeats).ms;
-    rows.push({ work: `inference ${size}², 1 image`, ours, theirs, target: 1.2 });
-    console.log(`inference ${size}²: ONNX Runtime ${fmt(ours)}, PyTorch ${fmt(theirs)}`);
-  }
-
-  const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
+  const fmtAll = (v: number[]) => v.map(fmt).join(', ');
+  const py = await torchServer(threads);
   try {
-    const images = join(work, 'images');
-    mkdirSync(images);
-    const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
-    for (let copy = 0; copy < 4; copy++) {
-      for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
+    for (const size of [256, 512]) {
+      const ort = await ortModel(size, threads);
+      const input = Float32Array.from({ length: size * size * 3 }, (_, i) => ((i * 7919) % 255) - 128);
+      const r = await alternate(
+        repeats,
+        () => timedMs(() => ort.run(input, [1, size, size, 3])),
+        () => ms(py, { op: 'infer', size }),
+      );
+      await ort.release();
+      rows.push({ work: `inference ${size}², 1 image`, ours: r.ours, theirs: r.theirs, target: 1.2 });
+      console.log(
+        `inference ${size}²: ONNX Runtime ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+          `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
+      );
     }
-    const files = readdirSync(images)
-      .sort()
-      .map((f) => join(images, f));
-    const runDir = await benchRun(work, folderSize);
-    const t0 = performance.now();
-    const onnx = await cachedOnnx(runDir, 'best');
-    console.log(`export of the checkpoint (once per checkpoint, cached): ${fmt(performance.now() - t0)}`);
-    const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
-    const segmenter = {
-      ort: await createOrtModel(onnx, status),
-      inputSize: folderSize,
-      normalization: getModelSpec('unet-vgg16').normalization,
-    };
-    const t1 = performance.now();
-    await predictFiles(segmenter, files, join(work, 'ours'), vocColormap(), false, () => {});
-    const ours = performance.now() - t1;
-    await segmenter.ort.release();
-    const theirs = torch(threads, 'folder', folderSize, images, join(work, 'theirs')).ms;
-    rows.push({ work: `folder of ${files.length} VOC images at ${folderSize}²`, ours, theirs, target: 1.2 });
-    console.log(`folder of ${files.length} images: Segscope ${fmt(ours)}, PyTorch ${fmt(theirs)}`);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
 
-  const counts = [...new Set([1, threads, os.availableParallelism()])].sort((a, b) => a - b);
-  for (const n of counts) {
-    const ours = segscopeTrain(n, Math.max(1, repeats - 1), profile && n === threads);
-    const theirs = torch(n, 'train', 256, 2, Math.max(1, repeats - 1)).ms;
-    console.log(
-      `training step 256², batch 2, ${n} thread(s): tfjs-wasm ${fmt(ours.ms)} [${ours.times.map(fmt).join(', ')}], ` +
-        `PyTorch ${fmt(theirs)}; ${ours.reason}`,
-    );
-    if (n === threads) rows.push({ work: 'training step 256², batch 2', ours: ours.ms, theirs, target: 2.5 });
-    if (ours.perKernel) {
-      const total = Object.values(ours.perKernel).reduce((a, b) => a + b, 0);
-      const top = Object.entries(ours.perKernel)
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, 12);
-      console.log(`  where a ${n}-thread step's kernel time goes (${fmt(total)} in kernels):`);
-      for (const [name, ms] of top)
-        console.log(`    ${name.padEnd(24)} ${fmt(ms)} ${((100 * ms) / total).toFixed(0)}%`);
+    const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
+    try {
+      const images = join(work, 'images');
+      mkdirSync(images);
+      const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
+      for (let copy = 0; copy < 4; copy++) {
+        for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
+      }
+      const files = readdirSync(images)
+        .sort()
+        .map((f) => join(images, f));
+      const runDir = await benchRun(work, folderSize);
+      const t0 = performance.now();
+      const onnx = await cachedOnnx(runDir, 'best');
+      console.log(
+        `export of the checkpoint (once per checkpoint, then cached): ${fmt(performance.now() - t0)}`,
+      );
+      const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
+      const segmenter = {
+        ort: await createOrtModel(onnx, status),
+        inputSize: folderSize,
+        normalization: getModelSpec('unet-vgg16').normalization,
+      };
+      const colormap = vocColormap();
+      // Each side's first pass is a warm-up of its own (session and allocator, PyTorch's primitives).
+      const r = await alternate(
+        Math.max(1, repeats - 1),
+        () => timedMs(() => predictFiles(segmenter, files, join(work, 'ours'), colormap, false, () => {})),
+        () => ms(py, { op: 'folder', size: folderSize, in: images, out: join(work, 'theirs') }),
+      );
+      await segmenter.ort.release();
+      rows.push({
+        work: `folder of ${files.length} VOC images at ${folderSize}²`,
+        ours: r.ours,
+        theirs: r.theirs,
+        target: 1.2,
+      });
+      console.log(
+        `folder of ${files.length} images: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+          `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
+      );
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
+
+    const counts = [...new Set([1, threads, os.availableParallelism()])].sort((a, b) => a - b);
+    for (const n of counts) {
+      const wasm = new LineServer(
+        process.execPath,
+        [join(ROOT, 'bench', 'run.mjs'), join(HERE, 'cpuTrainStep.ts'), '--size', '256', '--batch', '2'],
+        { ...process.env, SEGSCOPE_WASM_THREADS: String(n) },
+      );
+      const peer = n === threads ? py : await torchServer(n);
+      try {
+        const { reason } = (await wasm.ready) as { reason: string };
+        const r = await alternate(
+          Math.max(1, repeats - 1),
+          () => ms(wasm, { op: 'step' }),
+          () => ms(peer, { op: 'train', size: 256, batch: 2 }),
+        );
+        console.log(
+          `training step 256², batch 2, ${n} thread(s): tfjs-wasm ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+            `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]; ${reason}`,
+        );
+        if (n === threads) {
+          rows.push({ work: 'training step 256², batch 2', ours: r.ours, theirs: r.theirs, target: 2.5 });
+        }
+        if (profile && n === threads) {
+          const { perKernel } = (await wasm.request({ op: 'profile' })) as {
+            perKernel: Record<string, number>;
+          };
+          const total = Object.values(perKernel).reduce((a, b) => a + b, 0);
+          console.log(`  where a ${n}-thread step's kernel time goes (${fmt(total)} in kernels):`);
+          for (const [name, t] of Object.entries(perKernel)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 12)) {
+            console.log(`    ${name.padEnd(28)} ${fmt(t)} ${((100 * t) / total).toFixed(0)}%`);
+          }
+        }
+      } finally {
+        wasm.close();
+        if (peer !== py) peer.close();
+      }
+    }
+  } finally {
+    py.close();
   }
 
   console.log(`\n| work (${threads} threads each) | Segscope | PyTorch 1.13 | ratio | target |`);

@@ -29,4 +29,4 @@ for (let step = 0; step < 2; step++) {
 }
 const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
 writeFileSync(out, JSON.stringify({ reason: choice.reason, threads: getThreadsCount(), losses, weights }));
-process.exit(0);
+// No process.exit: the process must end by itself, its wasm threads notwithstanding.

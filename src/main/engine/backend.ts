@@ -8,7 +8,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
-import { enableWasmThreads, wasmThreadCount } from './wasmThreads';
+import { enableWasmThreads, unrefWasmThreads, wasmThreadCount } from './wasmThreads';
 
 /** A backend Segscope can run on, fastest first. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -119,6 +119,7 @@ async function tryWasm(): Promise<string> {
   } finally {
     started();
   }
+  unrefWasmThreads(tf.backend());
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   const count = threads ? getThreadsCount() : 1;

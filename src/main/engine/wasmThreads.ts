@@ -101,3 +101,17 @@ export function enableWasmThreads(threads: number): () => void {
     (os as { cpus: typeof os.cpus }).cpus = cpus;
   };
 }
+
+interface PthreadWorker {
+  unref(): void;
+}
+
+/**
+ * Lets the process exit while the wasm backend's threads wait for work: Emscripten keeps each running
+ * pthread's worker referenced, so a script or command that has finished would otherwise never end.
+ * @param backend `tf.backend()` once the wasm backend has started
+ */
+export function unrefWasmThreads(backend: unknown): void {
+  const pthreads = (backend as { wasm?: { PThread?: { runningWorkers?: PthreadWorker[] } } }).wasm?.PThread;
+  for (const worker of pthreads?.runningWorkers ?? []) worker.unref();
+}

@@ -24,8 +24,10 @@ beforeAll(async () => {
 
 async function step(threads: number): Promise<StepResult> {
   const out = join(tempDir(), 'step.json');
+  // The child ends by itself (a timeout would kill it): waiting pthreads do not keep it alive.
   await promisify(execFile)(process.execPath, [entry, out], {
     env: { ...process.env, SEGSCOPE_WASM_THREADS: String(threads) },
+    timeout: 90_000,
   });
   return JSON.parse(readFileSync(out, 'utf8')) as StepResult;
 }

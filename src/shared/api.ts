@@ -355,6 +355,11 @@ export const requests = {
    * resolves to the file's path. Needs internet; fails with a clear message without it.
    */
   'weights:download': z.object({ kind: z.enum(['vgg16', 'resnet50']) }).strict(),
+  /**
+   * Writes a run's checkpoint (default: best when there is one) as an ONNX file in the run's `export/`
+   * folder; resolves to its path. Security: the run id must name a run of the open dataset.
+   */
+  'runs:export': z.object({ runId, checkpoint: checkpoint.optional() }).strict(),
   /** Segments an image of the open dataset with a run. Security: ids must name an image and a run of the dataset. */
   'viewer:segment': z.object({ runId, checkpoint: checkpoint.optional(), imageId }).strict(),
   /** Grad-CAM of one class at one layer (default: the model's last encoder conv). Security: as viewer:segment. */
@@ -440,6 +445,7 @@ export interface Responses {
   'runs:delete': { deleted: string };
   'runs:attach': { runId: string };
   'weights:download': { path: string };
+  'runs:export': { path: string; bytes: number };
   'viewer:segment': SegmentResult;
   'viewer:cam': CamResult;
   'viewer:camSweep': { layers: CamResult[] };

@@ -94,6 +94,14 @@ export type EngineRequest =
       layers: string[];
       /** Each map is downsized so that its longer side is at most this. */
       maxSide: number;
+    }
+  | {
+      /** Writes a run's checkpoint as an ONNX file (opset 17, with Segscope's metadata) at `out`. */
+      id: number;
+      type: 'export';
+      runDir: string;
+      checkpoint: CheckpointName;
+      out: string;
     };
 
 export type EngineResult = {
@@ -117,6 +125,7 @@ export type EngineResult = {
   camLayers: { layers: string[]; defaultLayer: string };
   cam: CamMap;
   camSweep: CamMap[];
+  export: { path: string; bytes: number; opset: number };
 };
 
 export type EngineMessage =

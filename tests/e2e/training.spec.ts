@@ -65,6 +65,14 @@ describe('training panel', () => {
     const dir = join(root, '.segscope', 'runs', id!);
     expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
     expect(existsSync(join(dir, 'checkpoints', 'last', 'model.json'))).toBe(true);
+
+    // Export: the run's checkpoint as an ONNX file in its export/ folder, the path in the button's title.
+    const exportButton = run.getByTestId('run-export');
+    await exportButton.click();
+    await expect.poll(() => exportButton.textContent(), { timeout: 60_000 }).toContain('Exported');
+    const onnx = await exportButton.getAttribute('title');
+    expect(['best', 'last'].map((c) => join(dir, 'export', `${id}-${c}.onnx`))).toContain(onnx);
+    expect(readFileSync(onnx!).subarray(0, 2)).toEqual(Buffer.from([0x08, 0x08])); // ModelProto.ir_version = 8
   });
 
   it('cancels a run from the panel, which keeps its last checkpoint', async () => {

@@ -29,6 +29,8 @@ Usage:
   segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
                 [--checkpoint best|last] [--backend B] [--json]
                                 drafts a split with the run, then lists the images most in need of review
+  segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
+                                the checkpoint as an ONNX file (opset 17) with its metadata
   segscope doctor [--json]      backends, GPU adapters, optional packages, and why each was or was not used
 
 Every command answers --help. --year takes the folder name (VOC2012) or the year (2012).
@@ -133,4 +135,12 @@ images most in need of review first, with their scores.
 Starts an engine as training would and reports each backend (in use, skipped and why, or not tried), the
 GPU adapters found (vendor, architecture, description, software or not) and the optional packages.
   --json   print the diagnosis as JSON`,
+  export: `Usage: segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
+
+Writes a run's checkpoint as an ONNX file (opset 17): input [N,S,S,3] normalised as the run's model
+expects, output logits [N,S,S,C], with the input size, normalisation, letterbox rule, class names and
+colours and the Segscope version in its metadata.
+  --checkpoint best|last   default best, or last for a run without one
+  --out FILE               where the .onnx file goes
+  --json                   print what was written as JSON`,
 };

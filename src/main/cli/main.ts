@@ -11,6 +11,7 @@ import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
+import { exportCommand } from './commands/export';
 import { parseServeArgs, serve } from './serve';
 import { rank } from './commands/rank';
 
@@ -48,6 +49,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'eval-masks') return await evalMasks(rest);
     if (command === 'cam') return await cam(rest, deps.startEngine);
     if (command === 'rank') return await rank(rest, deps.startEngine);
+    if (command === 'export') return await exportCommand(rest, deps.startEngine);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

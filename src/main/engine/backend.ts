@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
 import {
@@ -26,6 +26,7 @@ import {
   type AdapterSource,
 } from './gpu';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
+import { enableWasmThreads, unrefWasmThreads, wasmThreadCount } from './wasmThreads';
 
 export type { BackendName, BackendPreference };
 
@@ -134,15 +135,20 @@ async function tryWasm(): Promise<string> {
     setWasmPaths(wasmBinaryDir());
     wasmPathsSet = true;
   }
+  const started = enableWasmThreads(wasmThreadCount());
   try {
     await activate('wasm');
   } catch (err) {
     if (err instanceof Unavailable) throw err;
     throw new Unavailable(`the wasm backend failed to initialise: ${messageOf(err)}`);
+  } finally {
+    started();
   }
+  unrefWasmThreads(tf.backend());
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'multi-threaded' : 'single-threaded'}) with Segscope's training kernels`;
+  const count = threads ? getThreadsCount() : 1;
+  return `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${count > 1 ? `${count} threads` : 'single-threaded'}) with Segscope's training kernels`;
 }
 
 async function tryCpu(): Promise<string> {

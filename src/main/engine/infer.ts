@@ -12,12 +12,29 @@ import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../..
 import { letterboxPair } from './data/augment';
 import { readLabel, readRgb, type RgbImage } from './data/samples';
 import { normalizeInput, type Normalization } from './models/registry';
+import type { OrtModel } from './onnx/runtime';
 
 /** A loaded model with what inference needs to know about it. */
 export interface Predictor {
   model: tfl.LayersModel;
   inputSize: number;
   normalization: Normalization;
+  /** The same checkpoint exported and loaded in ONNX Runtime: when set, `segment` takes logits from it. */
+  ort?: OrtModel;
+}
+
+/** What segmentation needs: a tfjs model, or its ONNX export in ONNX Runtime, or both. */
+export type Segmenter = Omit<Predictor, 'model'> & { model?: tfl.LayersModel };
+
+/** Logits `[1, size, size, classes]` for normalised input, from ONNX Runtime when the segmenter has it. */
+async function logitsOf(p: Segmenter, x: tf.Tensor4D): Promise<tf.Tensor4D> {
+  if (p.ort) {
+    const [, h, w] = x.shape;
+    const out = await p.ort.run((await x.data()) as Float32Array, [1, h, w, 3]);
+    return tf.tensor4d(out, [1, h, w, out.length / (h * w)]);
+  }
+  if (!p.model) throw new Error('segment: neither a tfjs model nor an ONNX Runtime session');
+  return p.model.predict(x) as tf.Tensor4D;
 }
 
 /** One image's segmentation at its original size. */
@@ -34,18 +51,26 @@ export interface Segmentation {
  * Segments `image`.
  * @returns labels and confidences at the image's own size
  */
-export async function segment(p: Predictor, image: RgbImage): Promise<Segmentation> {
+export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentation> {
   const size = p.inputSize;
   const box = letterbox(image.width, image.height, size);
   const { image: boxed } = letterboxPair(image, null, size);
+  const x = tf.tidy(() =>
+    normalizeInput(tf.tensor4d(Float32Array.from(boxed), [1, size, size, 3]), p.normalization),
+  );
+  let logits: tf.Tensor4D;
+  try {
+    logits = await logitsOf(p, x);
+  } finally {
+    x.dispose();
+  }
   const [labelsT, confT] = tf.tidy(() => {
-    const x = normalizeInput(tf.tensor4d(Float32Array.from(boxed), [1, size, size, 3]), p.normalization);
-    const logits = p.model.predict(x) as tf.Tensor4D;
     const probs = tf.softmax(logits);
     const cropped = tf.slice(probs, [0, box.top, box.left, 0], [1, box.height, box.width, -1]);
     const full = tf.image.resizeBilinear(cropped as tf.Tensor4D, [image.height, image.width], false, true);
     return [tf.argMax(full, -1), tf.max(full, -1)];
   });
+  logits.dispose();
   try {
     const [labels, confidence] = await Promise.all([labelsT.data(), confT.data()]);
     return {
@@ -77,7 +102,7 @@ export function blend(image: RgbImage, labels: Uint8Array, colormap: Uint8Array,
 
 /** Segments each image file, writing `<name>.png` (palette) and with `withBlend` `<name>_blend.jpg`. */
 export async function predictFiles(
-  p: Predictor,
+  p: Segmenter,
   files: string[],
   outDir: string,
   colormap: Uint8Array,
@@ -112,7 +137,7 @@ export async function predictFiles(
 
 /** Metrics over labelled images at their original resolution. */
 export async function evaluateFiles(
-  p: Predictor,
+  p: Segmenter,
   pairs: { image: string; label: string }[],
   classNames: string[],
   colormap: Uint8Array,

@@ -5,7 +5,7 @@ import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../.
 import type { BackendInfo } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
 import { checkGpu } from './gpu';
-import { evaluateFiles, predictFiles, segment, type Predictor } from './infer';
+import { evaluateFiles, predictFiles, segment, type Predictor, type Segmenter } from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
@@ -17,6 +17,10 @@ import { train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
+import { writeAtomic } from './io/checkpoint';
+import { cachedOnnx, exportCheckpoint } from './onnx/checkpointOnnx';
+import { ONNX_OPSET } from './onnx/export';
+import { createOrtModel, ortStatus, type OrtStatus } from './onnx/runtime';
 
 interface Port {
   post(message: EngineMessage): void;
@@ -79,6 +83,29 @@ async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Pr
   };
 }
 
+let ort: Promise<OrtStatus> | null = null;
+
+/**
+ * What inference runs on: ONNX Runtime on every core when it loads (the checkpoint exported behind the
+ * scenes and cached beside it), else the tfjs model. The caller disposes it with `releaseSegmenter`.
+ */
+async function segmenter(runDir: string, checkpoint: CheckpointName): Promise<Segmenter> {
+  ort ??= ortStatus();
+  const status = await ort;
+  if (!status.available) return predictor(runDir, checkpoint);
+  const job = await readJob(runDir);
+  return {
+    ort: await createOrtModel(await cachedOnnx(runDir, checkpoint), status),
+    inputSize: job.settings.inputSize,
+    normalization: getModelSpec(job.settings.model).normalization,
+  };
+}
+
+async function releaseSegmenter(s: Segmenter): Promise<void> {
+  s.model?.dispose();
+  await s.ort?.release();
+}
+
 /** The checkpoint the viewer's requests last used, kept loaded so that one CAM after another is quick. */
 interface Loaded {
   key: string;
@@ -100,12 +127,24 @@ async function cachedPredictor(runDir: string, checkpoint: CheckpointName): Prom
   if (loaded?.key === key) return loaded;
   dropCached();
   const job = await readJob(runDir);
-  loaded = { key, job, predictor: await predictor(runDir, checkpoint) };
+  const p = await predictor(runDir, checkpoint);
+  // The viewer segments through ONNX Runtime when it is there; Grad-CAM needs the tfjs model's gradients.
+  ort ??= ortStatus();
+  const status = await ort;
+  if (status.available) {
+    try {
+      p.ort = await createOrtModel(await cachedOnnx(runDir, checkpoint), status);
+    } catch (err) {
+      p.model.dispose();
+      throw err;
+    }
+  }
+  loaded = { key, job, predictor: p };
   return loaded;
 }
 
 function dropCached(): void {
-  loaded?.predictor.model.dispose();
+  if (loaded) void releaseSegmenter(loaded.predictor);
   loaded = null;
 }
 
@@ -181,7 +220,7 @@ async function handle(req: EngineRequest): Promise<unknown> {
     case 'predict':
     case 'eval': {
       if (!backend) backend = await selectBackend('auto');
-      const p = await predictor(req.runDir, req.checkpoint);
+      const p = await segmenter(req.runDir, req.checkpoint);
       const progress = (done: number, total: number): void =>
         port.post({ type: 'progress', id: req.id, progress: { kind: 'items', done, total } });
       try {
@@ -189,8 +228,14 @@ async function handle(req: EngineRequest): Promise<unknown> {
           ? await predictFiles(p, req.files, req.outDir, Uint8Array.from(req.colormap), req.blend, progress)
           : await evaluateFiles(p, req.pairs, req.classNames, Uint8Array.from(req.colormap), progress);
       } finally {
-        p.model.dispose();
+        await releaseSegmenter(p);
       }
+    }
+    case 'export': {
+      if (!backend) backend = await selectBackend('auto');
+      const bytes = await exportCheckpoint(req.runDir, req.checkpoint);
+      await writeAtomic(req.out, bytes);
+      return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
     }
     case 'segment':
     case 'camLayers':

@@ -5,10 +5,10 @@ import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
 import { checkDataset } from './check';
 import { readLabel, saveLabel } from './labels';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
-import { attachRun, deleteRun, listRuns } from './runs';
+import { attachRun, deleteRun, listRuns, runFolder } from './runs';
 import { listFolders } from './folders';
 import { ViewerService } from './viewer';
 import { DraftService } from './drafts';
@@ -117,6 +117,21 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
         session.emit('weights:progress', { kind, ...p }),
       );
       return { path };
+    },
+    'runs:export': async ({ runId, checkpoint }) => {
+      const runDir = await runFolder(session.dataset.root, runId);
+      const has = (name: string) =>
+        stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+          () => true,
+          () => false,
+        );
+      const which = checkpoint ?? ((await has('best')) ? 'best' : 'last');
+      if (!(await has(which)))
+        throw new WorkbenchError('not-found', `${runDir}: has no ${which} checkpoint yet`);
+      await mkdir(join(runDir, 'export'), { recursive: true });
+      const out = join(runDir, 'export', `${runId}-${which}.onnx`);
+      const r = await session.training.engine.request({ type: 'export', runDir, checkpoint: which, out });
+      return { path: r.path, bytes: r.bytes };
     },
     'viewer:segment': async (req) => viewer.segment(req),
     'viewer:cam': async (req) => viewer.cam(req),

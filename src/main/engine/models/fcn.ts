@@ -18,6 +18,8 @@ export interface FcnOptions {
   inputSize: number | readonly [number, number];
   /** Channels of fc6 (a 7×7 conv) and fc7 (1×1). The paper's 4096 by default; tests use fewer. */
   fcWidth?: number;
+  /** Scales the VGG16 encoder's widths: 1 (VGG16's own) by default; tests use less. */
+  vggWidthScale?: number;
   /** Dropout after fc6 and fc7, active only in training. The paper's 0.5 by default. */
   dropout?: number;
   seed?: number;
@@ -63,7 +65,7 @@ export function buildFcn(variant: FcnVariant, opts: FcnOptions): tfl.LayersModel
   const seeds = new Seeds(opts.seed);
 
   const input = tfl.input({ name: 'input', shape: [height, width, 3] });
-  const { pools } = vgg16Encoder(input, true, seeds);
+  const { pools } = vgg16Encoder(input, true, seeds, opts.vggWidthScale);
   const [, , pool3, pool4, pool5] = pools;
   if (pool3 == null || pool4 == null || pool5 == null) throw new Error(`${id}: VGG16 pools missing`);
 

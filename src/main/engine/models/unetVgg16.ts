@@ -8,6 +8,8 @@ export interface UNetVgg16Options {
   numClasses: number;
   /** A side, or `[height, width]`; each must be divisible by 16 (four poolings). */
   inputSize: number | readonly [number, number];
+  /** Scales the encoder's and decoder's widths: 1 (VGG16's own) by default; tests use less. */
+  widthScale?: number;
   seed?: number;
 }
 
@@ -30,7 +32,8 @@ export function buildUNetVgg16(opts: UNetVgg16Options): tfl.LayersModel {
   const seeds = new Seeds(opts.seed);
 
   const input = tfl.input({ name: 'input', shape: [height, width, 3] });
-  const { lastConv } = vgg16Encoder(input, false, seeds);
+  const scale = opts.widthScale ?? 1;
+  const { lastConv } = vgg16Encoder(input, false, seeds, scale);
   let x: Sym | undefined = lastConv[4];
   if (x == null) throw new Error('unet-vgg16: encoder has no block5_conv3');
   DECODER_FILTERS.forEach((filters, i) => {
@@ -46,7 +49,7 @@ export function buildUNetVgg16(opts: UNetVgg16Options): tfl.LayersModel {
     for (const c of [1, 2]) {
       const conv = tfl.layers.conv2d({
         name: `dec${level}_conv${c}`,
-        filters,
+        filters: Math.max(1, Math.round(filters * scale)),
         kernelSize: 3,
         padding: 'same',
         activation: 'relu',

@@ -25,8 +25,14 @@ export interface Vgg16Features {
  * block4_pool, and block5_pool when `withBlock5Pool`.
  *
  * @param input `[batch, height, width, 3]`
+ * @param widthScale multiplies every block's filters (1, VGG16's own, by default; tests use less)
  */
-export function vgg16Encoder(input: Sym, withBlock5Pool: boolean, seeds: Seeds): Vgg16Features {
+export function vgg16Encoder(
+  input: Sym,
+  withBlock5Pool: boolean,
+  seeds: Seeds,
+  widthScale = 1,
+): Vgg16Features {
   const lastConv: Sym[] = [];
   const pools: Sym[] = [];
   let x = input;
@@ -35,7 +41,7 @@ export function vgg16Encoder(input: Sym, withBlock5Pool: boolean, seeds: Seeds):
     for (let c = 1; c <= convs; c++) {
       const conv = tfl.layers.conv2d({
         name: `${block}_conv${c}`,
-        filters,
+        filters: Math.max(1, Math.round(filters * widthScale)),
         kernelSize: 3,
         padding: 'same',
         activation: 'relu',

@@ -258,6 +258,17 @@ export const useTrainingStore = defineStore('training', () => {
     await refreshRuns();
   }
 
+  /** Where each run's ONNX export was written, by run id, once the Export button has finished. */
+  const exported = ref<Record<string, string>>({});
+  async function exportRun(runId: string): Promise<void> {
+    try {
+      const { path } = await api()['runs:export']({ runId });
+      exported.value = { ...exported.value, [runId]: path };
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
   async function resume(runId: string): Promise<void> {
     const run = runs.value.find((r) => r.id === runId);
     stepPoints.value = [];
@@ -365,6 +376,8 @@ export const useTrainingStore = defineStore('training', () => {
     refreshRuns,
     start,
     resume,
+    exported,
+    exportRun,
     cancel,
     restartEngine,
     download,

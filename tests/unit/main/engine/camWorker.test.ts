@@ -1,6 +1,8 @@
 // The engine process's viewer requests, through the real forked worker (bundled from source) on a tiny run
-// trained here: `segment`, `camLayers`, `cam` and `camSweep` give what the same code gives in-process, the
-// typed arrays arrive intact, and a checkpoint rewritten on disk is loaded again rather than served stale.
+// trained here: `segment` (through ONNX Runtime), `camLayers`, `cam` and `camSweep` give what the same code
+// gives in-process on tfjs, the typed arrays arrive intact, and a checkpoint rewritten on disk is loaded
+// (and exported) again rather than served stale.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +73,11 @@ describe('engine viewer requests', () => {
     expect([r.width, r.height]).toEqual([image.width, image.height]);
     expect(r.labels).toBeInstanceOf(Uint8Array);
     expect(r.confidence).toBeInstanceOf(Float32Array);
+    // The worker segments through ONNX Runtime (its export cached beside the checkpoint); in-process
+    // `segment` and Grad-CAM's mask use the tfjs model: their argmax must agree pixel for pixel.
+    expect(existsSync(join(runDir, 'checkpoints', 'best', 'model.onnx'))).toBe(true);
     expect(Array.from(r.labels)).toEqual(Array.from(local.labels));
+    expect(maxAbsDiff(r.confidence, local.confidence)).toBeLessThan(1e-4);
     expect(r.classes.reduce((s, c) => s + c.pixels, 0)).toBe(image.width * image.height);
     for (const c of r.classes) expect(c.pixels).toBe(local.labels.filter((l) => l === c.index).length);
     expect(r.classes.map((c) => c.index)).toEqual([...new Set(local.labels)].sort((a, b) => a - b));
@@ -173,6 +179,9 @@ describe('engine viewer requests', () => {
     raised.dispose();
     await saveCheckpoint(model, dir);
     const after = await host.request(req);
+    // The viewer's segmentation (ONNX Runtime) exports the rewritten checkpoint again: the class is everywhere.
+    const seg = await host.request({ type: 'segment', runDir, checkpoint: 'best', image: IMAGE });
+    expect(seg.classes.map((c) => c.index)).toEqual([absent]);
     const local = await computeCam({ ...p, model }, image, { classIndex: absent, method: 'gradcam' });
     model.dispose();
     expect(maxAbsDiff(after.cam, local.cam)).toBeLessThan(1e-6);

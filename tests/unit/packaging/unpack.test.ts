@@ -118,7 +118,8 @@ describe('packaging config', () => {
     const specifiers = new Set<string>();
     for (const code of bundles) {
       for (const m of code.matchAll(
-        /(?:from\s*|import\s*\(\s*|require(?:Here|FromHere)?\s*\(\s*|resolve\s*\(\s*)["']([^"'./][^"']*)["']/g,
+        // `from` must stand alone: an option named 'init-from' is not an import. Specifiers have no spaces.
+        /(?:(?<![\w-])from\s*|import\s*\(\s*|require(?:Here|FromHere)?\s*\(\s*|resolve\s*\(\s*)["']([^"'./\s][^"'\s]*)["']/g,
       )) {
         specifiers.add(m[1]!);
       }

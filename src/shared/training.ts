@@ -193,6 +193,20 @@ export interface RunState {
   heartbeatAt?: string | null;
 }
 
+/** The state of a run that starts now and has finished no epoch. */
+export function startingRunState(backend: BackendName | null): RunState {
+  return {
+    status: 'running',
+    epoch: 0,
+    bestMiou: null,
+    bestEpoch: null,
+    backend,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    error: null,
+  };
+}
+
 /** `eval.json` of a run: the validation of its best checkpoint. */
 export interface RunEvaluation {
   epoch: number;

@@ -8,13 +8,14 @@ import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
-import type {
-  BackendName,
-  EpochRecord,
-  RunEvaluation,
-  RunState,
-  TrainJob,
-  TrainProgress,
+import {
+  startingRunState,
+  type BackendName,
+  type EpochRecord,
+  type RunEvaluation,
+  type RunState,
+  type TrainJob,
+  type TrainProgress,
 } from '../../shared/training';
 import { rng } from '../../shared/random';
 import { letterboxPair, type Augmentation } from './data/augment';
@@ -311,16 +312,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     startEpoch = state.epoch;
     state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
   } else {
-    state = {
-      status: 'running',
-      epoch: 0,
-      bestMiou: null,
-      bestEpoch: null,
-      backend: hooks.backend,
-      startedAt: new Date().toISOString(),
-      endedAt: null,
-      error: null,
-    };
+    state = startingRunState(hooks.backend);
     // The state first: a folder with a config always has a state naming its owner.
     await writeState(job.runDir, state);
     // A failure here ends the run as failed with its message (see train()).

@@ -12,6 +12,7 @@ import {
   type RunState,
   type RunSummary,
   type TrainJob,
+  startingRunState,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
@@ -247,16 +248,7 @@ export async function markRunEnded(
   const path = join(dir, 'state.json');
   const state = await readJson<RunState>(path);
   if (state && state.status !== 'running') return;
-  const base: RunState = state ?? {
-    status: 'running',
-    epoch: 0,
-    bestMiou: null,
-    bestEpoch: null,
-    backend: null,
-    startedAt: new Date().toISOString(),
-    endedAt: null,
-    error: null,
-  };
+  const base: RunState = state ?? startingRunState(null);
   await writeJsonAtomic(path, { ...base, status, error, endedAt: new Date().toISOString(), pid: null });
 }
 

@@ -7,6 +7,7 @@ import {
   type RunState,
   type TrainJob,
   type TrainSettings,
+  startingRunState,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { heapProblem } from '../../shared/trainDefaults';
@@ -106,17 +107,7 @@ export class TrainingService {
     }
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.
-    const state: RunState = {
-      status: 'running',
-      epoch: 0,
-      bestMiou: null,
-      bestEpoch: null,
-      backend: null,
-      startedAt: new Date().toISOString(),
-      endedAt: null,
-      error: null,
-      ...ownedHere(),
-    };
+    const state: RunState = { ...startingRunState(null), ...ownedHere() };
     await writeJsonAtomic(join(job.runDir, 'state.json'), state);
     await writeJsonAtomic(join(job.runDir, 'config.json'), job);
     return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length };

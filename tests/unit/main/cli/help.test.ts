@@ -23,10 +23,19 @@ const COMMANDS = [
   'eval-masks',
   'cam',
   'rank',
+  'export',
   'doctor',
 ];
 
+/** DESIGN.md's commands: the overview names each, and each answers --help with its own usage. */
+
 describe('segscope help', () => {
+  it('names every command in the overview', async () => {
+    const { out } = captureConsole();
+    expect(await main(['--help'])).toBe(0);
+    for (const cmd of COMMANDS) expect(out.join('\n')).toContain(`segscope ${cmd}`);
+  });
+
   it('answers --help and -h for every command with its own usage', async () => {
     for (const cmd of COMMANDS) {
       for (const flag of ['--help', '-h']) {

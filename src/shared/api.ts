@@ -198,6 +198,7 @@ export interface RankEntry {
   review: ReviewStatus;
   iou: number | null;
   disagreement: number | null;
+  /** Mean normalised softmax entropy of the draft, 0..1. */
   uncertainty: number;
   meanConfidence: number;
 }

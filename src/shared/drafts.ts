@@ -20,7 +20,10 @@ export interface DraftScores {
   disagreement: number | null;
   /** Mean over pixels of the softmax probability of the draft's class. */
   meanConfidence: number;
-  /** Least-confidence uncertainty: 1 − meanConfidence. */
+  /**
+   * Mean over pixels of the softmax's normalised entropy H / ln(C), 0 (one class certain) to 1 (all
+   * classes equally likely), as the engine's segmentation measures it.
+   */
   uncertainty: number;
 }
 
@@ -47,10 +50,14 @@ export function draftIou(label: Uint8Array, draft: Uint8Array, classNames: reado
   return computeMetrics(cm, classNames).miou;
 }
 
-/** Scores of a draft; `label` is null for an image without a label. */
+/**
+ * Scores of a draft; `meanEntropy` is the segmentation's mean normalised entropy, `label` is null for
+ * an image without a label.
+ */
 export function scoreDraft(
   draft: Uint8Array,
   confidence: ArrayLike<number>,
+  meanEntropy: number,
   label: Uint8Array | null,
   classNames: readonly string[],
 ): DraftScores {
@@ -60,7 +67,7 @@ export function scoreDraft(
     iou,
     disagreement: iou === null ? null : 1 - iou,
     meanConfidence,
-    uncertainty: 1 - meanConfidence,
+    uncertainty: meanEntropy,
   };
 }
 

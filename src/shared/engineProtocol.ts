@@ -119,6 +119,8 @@ export type EngineResult = {
     labels: Uint8Array;
     /** Softmax probability of the argmax class per pixel. */
     confidence: Float32Array;
+    /** Mean over pixels of the softmax's entropy / ln(classes), 0..1. */
+    meanEntropy: number;
     /** Every class with at least one pixel, by index. */
     classes: { index: number; pixels: number }[];
   };

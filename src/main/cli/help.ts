@@ -125,8 +125,8 @@ Grad-CAM of one class as a jet overlay on the image.
 Drafts the images of a split that have no cached draft yet with the run's checkpoint, then lists the
 images most in need of review first, with their scores.
   --split S                the split to rank (default every image)
-  --by ORDER               disagreement (1 - IoU of label and draft, default), uncertainty (1 - mean top
-                           softmax probability) or unlabelled (unlabelled images first)
+  --by ORDER               disagreement (1 - IoU of label and draft, default), uncertainty (mean
+                           softmax entropy / ln(classes), 0..1) or unlabelled (unlabelled images first)
   --checkpoint best|last   default best, or last for a run without one
   --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --json                   print {run, checkpoint, by, split, images: [...]}`,

@@ -45,11 +45,16 @@ export interface Segmentation {
   labels: Uint8Array;
   /** Softmax probability of the argmax class per pixel. */
   confidence: Float32Array;
+  /**
+   * Mean over the image's pixels of the softmax's normalised entropy H / ln(C), 0 (certain) to 1
+   * (uniform); 0 for a one-class model.
+   */
+  meanEntropy: number;
 }
 
 /**
  * Segments `image`.
- * @returns labels and confidences at the image's own size
+ * @returns labels and confidences at the image's own size, and the mean normalised entropy there
  */
 export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentation> {
   const size = p.inputSize;
@@ -64,23 +69,31 @@ export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentati
   } finally {
     x.dispose();
   }
-  const [labelsT, confT] = tf.tidy(() => {
+  const classes = logits.shape[3];
+  const [labelsT, confT, entropyT] = tf.tidy(() => {
     const probs = tf.softmax(logits);
     const cropped = tf.slice(probs, [0, box.top, box.left, 0], [1, box.height, box.width, -1]);
     const full = tf.image.resizeBilinear(cropped as tf.Tensor4D, [image.height, image.width], false, true);
-    return [tf.argMax(full, -1), tf.max(full, -1)];
+    // -Σ p ln p at the image's size; the floor keeps 0·ln 0 at 0 rather than NaN. Reduced on the
+    // backend to one number, so only the labels and confidences are read back per pixel.
+    const entropy =
+      classes > 1
+        ? tf.div(tf.neg(tf.sum(tf.mul(full, tf.log(tf.maximum(full, 1e-12))), -1)), Math.log(classes))
+        : tf.zeros([1, image.height, image.width]);
+    return [tf.argMax(full, -1), tf.max(full, -1), tf.mean(entropy)];
   });
   logits.dispose();
   try {
-    const [labels, confidence] = await Promise.all([labelsT.data(), confT.data()]);
+    const [labels, confidence, entropy] = await Promise.all([labelsT.data(), confT.data(), entropyT.data()]);
     return {
       width: image.width,
       height: image.height,
       labels: Uint8Array.from(labels),
       confidence: Float32Array.from(confidence),
+      meanEntropy: entropy[0]!,
     };
   } finally {
-    tf.dispose([labelsT, confT]);
+    tf.dispose([labelsT, confT, entropyT]);
   }
 }
 

@@ -10,14 +10,19 @@ import { WORKSPACE_DIR } from './workspace';
 
 /** The JSON kept beside each cached draft. */
 export interface DraftMeta {
-  version: 1;
+  /** Version 1 had no entropy; a draft cached by it is made again. */
+  version: typeof DRAFT_META_VERSION;
   width: number;
   height: number;
   /** Mean of the full-precision confidences, before they were stored as bytes. */
   meanConfidence: number;
+  /** Mean normalised softmax entropy (0..1) of the draft: its uncertainty score. */
+  meanEntropy: number;
   /** The draft's IoU against the label at `labelVersion`; null once a save made it stale. */
   score: { iou: number | null; labelVersion: string | null } | null;
 }
+
+export const DRAFT_META_VERSION = 2;
 
 /** A cached draft read back; confidences are the stored bytes / 255. */
 export interface CachedDraft {
@@ -83,9 +88,11 @@ export class DraftCache {
     };
   }
 
+  /** The JSON of `id`'s draft; null when there is none, or one of another version (it is made again). */
   async meta(id: string): Promise<DraftMeta | null> {
     try {
-      return JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as DraftMeta;
+      const meta = JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as DraftMeta;
+      return meta.version === DRAFT_META_VERSION ? meta : null;
     } catch {
       return null;
     }

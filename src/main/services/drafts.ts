@@ -8,7 +8,7 @@ import type { CheckpointName } from '../../shared/engineProtocol';
 import { draftIou, rankQueue, scoreDraft, type QueueOrder } from '../../shared/drafts';
 import type { TrainJob, TrainSettings } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
-import { DraftCache, fileVersion, type DraftMeta } from './draftCache';
+import { DraftCache, DRAFT_META_VERSION, fileVersion, type DraftMeta } from './draftCache';
 import { readLabel } from './labels';
 import { runFolder } from './runs';
 import type { EngineHost } from './engineHost';
@@ -85,23 +85,29 @@ export class DraftService {
       checkpoint: src.checkpoint,
       image: ds.imagePath(id),
     });
-    const scores = await this.scoreAgainstLabel(id, seg.labels, seg.confidence);
+    const scores = await this.scoreAgainstLabel(id, seg.labels, seg.confidence, seg.meanEntropy);
     const meta: DraftMeta = {
-      version: 1,
+      version: DRAFT_META_VERSION,
       width: seg.width,
       height: seg.height,
       meanConfidence: scores.meanConfidence,
+      meanEntropy: scores.uncertainty,
       score: { iou: scores.iou, labelVersion: scores.labelVersion },
     };
     await cache.write(id, { labels: seg.labels, confidence: seg.confidence }, meta, ds.newLabelPalette());
     return { seg, meta };
   }
 
-  private async scoreAgainstLabel(id: string, labels: Uint8Array, confidence: ArrayLike<number>) {
+  private async scoreAgainstLabel(
+    id: string,
+    labels: Uint8Array,
+    confidence: ArrayLike<number>,
+    meanEntropy: number,
+  ) {
     const ds = this.session.dataset;
     const labelVersion = await fileVersion(ds.labelPath(id));
     const label = labelVersion ? (await readLabel(ds, id)).indices : null;
-    return { ...scoreDraft(labels, confidence, label, this.classNames()), labelVersion };
+    return { ...scoreDraft(labels, confidence, meanEntropy, label, this.classNames()), labelVersion };
   }
 
   /** The draft of one image, from the cache when it holds one, with its scores against the label now. */
@@ -133,7 +139,7 @@ export class DraftService {
       iou: scores.iou,
       disagreement: scores.iou === null ? null : 1 - scores.iou,
       meanConfidence: meta.meanConfidence,
-      uncertainty: 1 - meta.meanConfidence,
+      uncertainty: meta.meanEntropy,
     };
   }
 
@@ -268,7 +274,7 @@ export class DraftService {
         review: ds.workspace.review(id),
         iou,
         disagreement: iou === null ? null : 1 - iou,
-        uncertainty: 1 - meta.meanConfidence,
+        uncertainty: meta.meanEntropy,
         meanConfidence: meta.meanConfidence,
       });
     }

@@ -66,11 +66,12 @@ describe('scores', () => {
     // → 3/5; class 2: only on the void pixel, which is left out → absent → out of the mean.
     const iou = (2 / 4 + 3 / 5) / 2;
     expect(draftIou(label, draft, NAMES)).toBeCloseTo(iou, 12);
-    const s = scoreDraft(draft, Float32Array.from([1, 0.5, 1, 1, 0.5, 1, 1, 1]), label, NAMES);
+    const s = scoreDraft(draft, Float32Array.from([1, 0.5, 1, 1, 0.5, 1, 1, 1]), 0.3, label, NAMES);
     expect(s.disagreement).toBeCloseTo(1 - iou, 12);
     expect(s.meanConfidence).toBeCloseTo(7 / 8, 6);
-    expect(s.uncertainty).toBeCloseTo(1 / 8, 6);
-    expect(scoreDraft(draft, new Float32Array(8), null, NAMES).disagreement).toBeNull();
+    // Uncertainty is the segmentation's mean entropy, not derived from the confidences.
+    expect(s.uncertainty).toBe(0.3);
+    expect(scoreDraft(draft, new Float32Array(8), 0, null, NAMES).disagreement).toBeNull();
     // A label index that is not a class has no IoU rather than throwing.
     expect(draftIou(Uint8Array.from([7, 0, 0, 0, 0, 0, 0, 0]), draft, NAMES)).toBeNull();
   });

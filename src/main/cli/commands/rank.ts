@@ -24,6 +24,7 @@ export interface RankJson {
     score: number | null;
     iou: number | null;
     disagreement: number | null;
+    /** Mean normalised softmax entropy H / ln(C), 0..1. */
     uncertainty: number;
     mean_confidence: number;
     labelled: boolean;

@@ -61,7 +61,10 @@ describe('segscope rank', () => {
     for (const i of json.images) {
       expect(i.score).toBe(i.disagreement);
       expect(i.disagreement).toBeCloseTo(1 - i.iou!, 12);
-      expect(i.uncertainty).toBeCloseTo(1 - i.mean_confidence, 12);
+      // Entropy, not least confidence: its own figure in 0..1.
+      expect(i.uncertainty).toBeGreaterThan(0);
+      expect(i.uncertainty).toBeLessThan(1);
+      expect(Math.abs(i.uncertainty - (1 - i.mean_confidence))).toBeGreaterThan(1e-6);
     }
     expect(existsSync(join(root, '.segscope', 'drafts', 'tiny', 'last', '2011_000025.png'))).toBe(true);
 

@@ -78,6 +78,20 @@ describe('drafts', () => {
       worst = Math.max(worst, Math.abs(first.confidence[i]! - again.confidence[i]!));
     expect(worst).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
     expect(again.meanConfidence).toBe(first.meanConfidence);
+    // Uncertainty is the engine's mean normalised entropy, kept apart from the mean confidence.
+    expect(first.uncertainty).toBeGreaterThan(0);
+    expect(first.uncertainty).toBeLessThan(1);
+    expect(Math.abs(first.uncertainty - (1 - first.meanConfidence))).toBeGreaterThan(1e-6);
+    expect(again.uncertainty).toBe(first.uncertainty);
+    // A draft cached before entropy was kept (version 1) is made again rather than scored without it.
+    const metaFile = join(dir, `${id}.json`);
+    const old = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+    delete old.meanEntropy;
+    writeFileSync(metaFile, JSON.stringify({ ...old, version: 1 }));
+    const remade = await drafts.predict({ runId: RUN, imageId: id });
+    expect(remade.cached).toBe(false);
+    expect(remade.uncertainty).toBeCloseTo(first.uncertainty, 6);
+    expect((JSON.parse(readFileSync(metaFile, 'utf8')) as { version: number }).version).toBe(2);
   }, 60_000);
 
   it('cancels background drafting between two images', async () => {

@@ -2,7 +2,6 @@
 // with a tiny run trained here: the draft layer, accepting the draft inside a polygon drawn with the
 // accept tool, the atomic save and undo (checked pixel by pixel in the PNG on disk against the cached
 // draft), the review queue ordering the image list, and fine-tuning on reviewed images.
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { decodeLabelPng } from '../../src/shared/labelPng';
 import { fillPolygon } from '../../src/shared/labelMap';
 import { copyVocMini } from '../helpers/data';
-import { launchChromium, OUTPUT, ROOT, startCli, type Served } from './harness';
+import { launchChromium, OUTPUT, runCli, startCli, type Served } from './harness';
 
 const ID = '2007_000032'; // 500×281: aeroplanes (1), people (15), background and void
 let root: string;
@@ -28,15 +27,7 @@ function trainTinyRun(dataset: string): Promise<void> {
   const args = ['train', '--dataset', dataset, '--model', 'unet-small', '--epochs', '20', '--batch', '5'];
   args.push('--input-size', '64', '--lr', '0.002', '--split', 'trainval', '--no-val', '--no-augment');
   args.push('--backend', 'wasm');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`train exited ${code}:\n${out}`))));
-  });
+  return runCli(args);
 }
 
 beforeAll(async () => {

@@ -27,6 +27,21 @@ export interface Served {
   stop(): Promise<void>;
 }
 
+/** Runs `node out/main/cli.js <args>` to its end; rejects with everything it printed unless it exits 0. */
+export function runCli(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`segscope ${args[0]} exited ${code}:\n${out}`)),
+    );
+  });
+}
+
 /** Runs `node out/main/cli.js <args>` and resolves once it prints the browser URL. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Served> {
   const child = spawn(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], { cwd: ROOT, env });

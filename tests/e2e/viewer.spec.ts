@@ -1,12 +1,11 @@
 // The viewer and Grad-CAM in a real Chromium: a tiny model trained in this test on a copy of voc-mini,
 // then segmentation, the four panes under one zoom, class / layer / method pickers that change the
 // heatmap, the layer sweep, and the hover read-out.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { copyVocMini } from '../helpers/data';
-import { launchChromium, newPage, OUTPUT, ROOT, startCli, type Served } from './harness';
+import { launchChromium, newPage, OUTPUT, runCli, startCli, type Served } from './harness';
 
 let root: string;
 let served: Served;
@@ -40,15 +39,7 @@ function trainTinyRun(dataset: string): Promise<void> {
     '--backend',
     'wasm',
   );
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`train exited ${code}:\n${out}`))));
-  });
+  return runCli(args);
 }
 
 beforeAll(async () => {

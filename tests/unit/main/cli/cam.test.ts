@@ -7,17 +7,16 @@ import { decode } from 'fast-png';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureConsole } from '../../../helpers/console';
-import { main } from '../../../../src/main/cli/main';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { ClassNotPredictedError, computeCam } from '../../../../src/main/engine/cam';
 import { readRgb } from '../../../../src/main/engine/data/samples';
 import { loadCheckpoint } from '../../../../src/main/engine/io/checkpoint';
 import { getModelSpec } from '../../../../src/main/engine/models/registry';
 import { train } from '../../../../src/main/engine/train';
-import { EngineHost, forkSpawner } from '../../../../src/main/services/engineHost';
 import type { TrainJob } from '../../../../src/shared/training';
 import { VOC_CLASS_NAMES } from '../../../../src/shared/voc';
 import { bundleForNode } from '../../../helpers/bundle';
+import { cliWithEngine } from '../../../helpers/cliEngine';
 import { tempDir, VOC_MINI, VOC_MINI_IDS } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
 
@@ -55,19 +54,7 @@ beforeAll(async () => {
 const capture = captureConsole;
 afterEach(() => vi.restoreAllMocks());
 
-/** `main` with the engine started from the fresh bundle; counts the engines it started. */
-function cli(argv: string[]): Promise<number> & { engines: () => number } {
-  let engines = 0;
-  const run = main(argv, {
-    startEngine: async (backend) => {
-      engines++;
-      const host = new EngineHost(forkSpawner(entry));
-      await host.start(backend);
-      return host;
-    },
-  });
-  return Object.assign(run, { engines: () => engines });
-}
+const cli = (argv: string[]) => cliWithEngine(entry, argv);
 
 const base = () => ['cam', '--run', runDir, '--image', IMAGE, '--backend', 'wasm'];
 

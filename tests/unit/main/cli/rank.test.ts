@@ -4,13 +4,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../../src/main/cli/main';
 import type { RankJson } from '../../../../src/main/cli/commands/rank';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { train } from '../../../../src/main/engine/train';
-import { EngineHost, forkSpawner } from '../../../../src/main/services/engineHost';
 import type { TrainJob } from '../../../../src/shared/training';
 import { bundleForNode } from '../../../helpers/bundle';
+import { cliWithEngine } from '../../../helpers/cliEngine';
 import { captureConsole } from '../../../helpers/console';
 import { copyVocMini, tempDir } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
@@ -34,18 +33,7 @@ beforeAll(async () => {
 
 afterEach(() => vi.restoreAllMocks());
 
-function cli(argv: string[]): Promise<number> & { engines: () => number } {
-  let engines = 0;
-  const run = main(argv, {
-    startEngine: async (backend) => {
-      engines++;
-      const host = new EngineHost(forkSpawner(entry));
-      await host.start(backend);
-      return host;
-    },
-  });
-  return Object.assign(run, { engines: () => engines });
-}
+const cli = (argv: string[]) => cliWithEngine(entry, argv);
 
 describe('segscope rank', () => {
   it('drafts the split, prints the queue by disagreement, and reads the cache the second time', async () => {

@@ -1,12 +1,15 @@
 // Segscope on the CPU against Debian's PyTorch 1.13 at the same thread count, in one run:
 // - `unet-vgg16` inference of one image at 256² and 512², Segscope through ONNX Runtime (its export);
-// - one training step at 256², batch 2, Segscope on tfjs-wasm's threaded build, at 1, 2 and all threads;
+// - one training step at 256², batch 2, Segscope on tfjs-wasm with its convolutions on ONNX Runtime, at
+//   1, 2 and all threads (SEGSCOPE_ORT_THREADS), in a process started as the engine is (engineEnv.ts);
+//   with --wasm-baseline, also on the wasm kernels alone (SEGSCOPE_ORT=off, one thread);
 // - predicting a folder of 20 VOC images end to end (decode, letterbox, forward, softmax, crop, resize to
 //   the image, argmax, write the palette PNG), Segscope's predictFiles through ONNX Runtime.
 // Both sides run the same architecture at the same sizes and thread counts, and their runs alternate (ours,
 // then PyTorch's, repeated), so that other work on a shared machine slows both alike; medians, and ratios
 // measured in this run. Runs in a plain Node process:
 //   node bench/run.mjs bench/engine/cpu.ts [--threads 2] [--repeats 3] [--folder-size 256] [--profile]
+//     [--only train] [--wasm-baseline]
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ import { predictFiles } from '../../src/main/engine/infer';
 import { saveCheckpoint } from '../../src/main/engine/io/checkpoint';
 import { getModelSpec } from '../../src/main/engine/models/registry';
 import { cachedOnnx } from '../../src/main/engine/onnx/checkpointOnnx';
+import { engineEnvironment } from '../../src/main/services/engineEnv';
 import { exportOnnx } from '../../src/main/engine/onnx/export';
 import { createOrtModel, ortStatus } from '../../src/main/engine/onnx/runtime';
 import { DEFAULT_TRAIN_SETTINGS, type TrainJob } from '../../src/shared/training';
@@ -111,6 +115,8 @@ export async function main(args: string[]): Promise<void> {
   const repeats = arg(args, '--repeats', 3);
   const folderSize = arg(args, '--folder-size', 256);
   const profile = args.includes('--profile');
+  const onlyTrain = args[args.indexOf('--only') + 1] === 'train' && args.includes('--only');
+  const wasmBaseline = args.includes('--wasm-baseline');
   const cpu = os.cpus();
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   console.log(
@@ -121,7 +127,7 @@ export async function main(args: string[]): Promise<void> {
   const fmtAll = (v: number[]) => v.map(fmt).join(', ');
   const py = await torchServer(threads);
   try {
-    for (const size of [256, 512]) {
+    for (const size of onlyTrain ? [] : [256, 512]) {
       const ort = await ortModel(size, threads);
       const input = Float32Array.from({ length: size * size * 3 }, (_, i) => ((i * 7919) % 255) - 128);
       const r = await alternate(
@@ -137,58 +143,73 @@ export async function main(args: string[]): Promise<void> {
       );
     }
 
-    const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
-    try {
-      const images = join(work, 'images');
-      mkdirSync(images);
-      const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
-      for (let copy = 0; copy < 4; copy++) {
-        for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
+    if (!onlyTrain) {
+      const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
+      try {
+        const images = join(work, 'images');
+        mkdirSync(images);
+        const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
+        for (let copy = 0; copy < 4; copy++) {
+          for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
+        }
+        const files = readdirSync(images)
+          .sort()
+          .map((f) => join(images, f));
+        const runDir = await benchRun(work, folderSize);
+        const t0 = performance.now();
+        const onnx = await cachedOnnx(runDir, 'best');
+        console.log(
+          `export of the checkpoint (once per checkpoint, then cached): ${fmt(performance.now() - t0)}`,
+        );
+        const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
+        const segmenter = {
+          ort: await createOrtModel(onnx, status),
+          inputSize: folderSize,
+          normalization: getModelSpec('unet-vgg16').normalization,
+        };
+        const colormap = vocColormap();
+        // Each side's first pass is a warm-up of its own (session and allocator, PyTorch's primitives).
+        const r = await alternate(
+          Math.max(1, repeats - 1),
+          () => timedMs(() => predictFiles(segmenter, files, join(work, 'ours'), colormap, false, () => {})),
+          () => ms(py, { op: 'folder', size: folderSize, in: images, out: join(work, 'theirs') }),
+        );
+        await segmenter.ort.release();
+        rows.push({
+          work: `folder of ${files.length} VOC images at ${folderSize}²`,
+          ours: r.ours,
+          theirs: r.theirs,
+          target: 1.2,
+        });
+        console.log(
+          `folder of ${files.length} images: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+            `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
+        );
+      } finally {
+        rmSync(work, { recursive: true, force: true });
       }
-      const files = readdirSync(images)
-        .sort()
-        .map((f) => join(images, f));
-      const runDir = await benchRun(work, folderSize);
-      const t0 = performance.now();
-      const onnx = await cachedOnnx(runDir, 'best');
-      console.log(
-        `export of the checkpoint (once per checkpoint, then cached): ${fmt(performance.now() - t0)}`,
-      );
-      const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
-      const segmenter = {
-        ort: await createOrtModel(onnx, status),
-        inputSize: folderSize,
-        normalization: getModelSpec('unet-vgg16').normalization,
-      };
-      const colormap = vocColormap();
-      // Each side's first pass is a warm-up of its own (session and allocator, PyTorch's primitives).
-      const r = await alternate(
-        Math.max(1, repeats - 1),
-        () => timedMs(() => predictFiles(segmenter, files, join(work, 'ours'), colormap, false, () => {})),
-        () => ms(py, { op: 'folder', size: folderSize, in: images, out: join(work, 'theirs') }),
-      );
-      await segmenter.ort.release();
-      rows.push({
-        work: `folder of ${files.length} VOC images at ${folderSize}²`,
-        ours: r.ours,
-        theirs: r.theirs,
-        target: 1.2,
-      });
-      console.log(
-        `folder of ${files.length} images: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
-          `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
-      );
-    } finally {
-      rmSync(work, { recursive: true, force: true });
     }
 
     const counts = [...new Set([1, threads, os.availableParallelism()])].sort((a, b) => a - b);
-    for (const n of counts) {
+    const configs: { n: number; env: NodeJS.ProcessEnv; label: string }[] = counts.map((n) => ({
+      n,
+      env: { SEGSCOPE_ORT_THREADS: String(n) },
+      label: `${n} thread(s)`,
+    }));
+    if (wasmBaseline) {
+      configs.unshift({
+        n: 1,
+        env: { SEGSCOPE_ORT: 'off', SEGSCOPE_WASM_THREADS: '1' },
+        label: 'wasm kernels only, 1 thread',
+      });
+    }
+    for (const { n, env, label } of configs) {
       const wasm = new LineServer(
         process.execPath,
         [join(ROOT, 'bench', 'run.mjs'), join(HERE, 'cpuTrainStep.ts'), '--size', '256', '--batch', '2'],
-        { ...process.env, SEGSCOPE_WASM_THREADS: String(n) },
+        engineEnvironment({ ...process.env, ...env }),
       );
+      const baseline = env.SEGSCOPE_ORT === 'off';
       const peer = n === threads ? py : await torchServer(n);
       try {
         const { reason } = (await wasm.ready) as { reason: string };
@@ -198,13 +219,13 @@ export async function main(args: string[]): Promise<void> {
           () => ms(peer, { op: 'train', size: 256, batch: 2 }),
         );
         console.log(
-          `training step 256², batch 2, ${n} thread(s): tfjs-wasm ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
-            `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]; ${reason}`,
+          `training step 256², batch 2, ${label}: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+            `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}] (${(r.ours / r.theirs).toFixed(2)}×); ${reason}`,
         );
-        if (n === threads) {
+        if (n === threads && !baseline) {
           rows.push({ work: 'training step 256², batch 2', ours: r.ours, theirs: r.theirs, target: 2.5 });
         }
-        if (profile && n === threads) {
+        if (profile && n === threads && !baseline) {
           const { perKernel } = (await wasm.request({ op: 'profile' })) as {
             perKernel: Record<string, number>;
           };

@@ -26,6 +26,7 @@ import {
   type AdapterSource,
 } from './gpu';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
+import { setUpNativeConvs } from './kernels/nativeConv';
 import { enableWasmThreads, unrefWasmThreads, wasmThreadCount } from './wasmThreads';
 
 export type { BackendName, BackendPreference };
@@ -135,7 +136,13 @@ async function tryWasm(): Promise<string> {
     setWasmPaths(wasmBinaryDir());
     wasmPathsSet = true;
   }
-  const started = enableWasmThreads(wasmThreadCount());
+  // With the convolutions on ONNX Runtime's threads, wasm's own threads gain nothing (and their shared
+  // heap is one ONNX Runtime cannot read): one thread unless SEGSCOPE_WASM_THREADS asks for more, or
+  // ONNX Runtime is not there.
+  const asked = process.env.SEGSCOPE_WASM_THREADS ? wasmThreadCount() : null;
+  const native = setUpNativeConvs(process.env, asked ?? 1);
+  const wanted = asked ?? (native.enabled ? 1 : wasmThreadCount());
+  const started = enableWasmThreads(wanted);
   try {
     await activate('wasm');
   } catch (err) {
@@ -148,7 +155,10 @@ async function tryWasm(): Promise<string> {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   const count = threads ? getThreadsCount() : 1;
-  return `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${count > 1 ? `${count} threads` : 'single-threaded'}) with Segscope's training kernels`;
+  return (
+    `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${count > 1 ? `${count} threads` : 'single-threaded'}) ` +
+    `with Segscope's training kernels; ${native.reason}`
+  );
 }
 
 async function tryCpu(): Promise<string> {

@@ -8,6 +8,7 @@ import type { BackendInfo, BackendPreference, TrainProgress } from '../../shared
 import type { ItemsProgress } from '../../shared/engineProtocol';
 import type { EngineStatus } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
+import { engineEnvironment } from './engineEnv';
 
 /** The running engine process, whichever way it was started. */
 export interface EngineProcess {
@@ -51,6 +52,7 @@ export interface EngineHostOptions {
 export function forkSpawner(entry: string): EngineSpawner {
   return () => {
     const child = fork(entry, [], {
+      env: engineEnvironment(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });

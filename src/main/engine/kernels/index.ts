@@ -3,6 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeConv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { makeConv2dBackpropInputConfig } from './conv2dBackpropInput';
+import type { WasmBackendLike } from './kernelScope';
+import { nativeConv2d, nativeConv2dBackpropFilter, nativeConv2dBackpropInput } from './nativeConv';
 import { makeResizeBilinearGradCpuConfig } from './resizeBilinearGradCpu';
 
 /** Marks configs registered by Segscope so that a second call changes nothing. */
@@ -29,18 +31,82 @@ function install(
 }
 
 /** The kernels `registerWasmKernels` installs, for display and tests. */
-export const SEGSCOPE_WASM_KERNELS: readonly string[] = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput];
+export const SEGSCOPE_WASM_KERNELS: readonly string[] = [
+  tf.Conv2D,
+  tf.FusedConv2D,
+  tf.Conv2DBackpropFilter,
+  tf.Conv2DBackpropInput,
+];
+
+type Native = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | null;
+
+/**
+ * `base` with ONNX Runtime tried first: `native` answers when the native convolutions are on and cover
+ * the case, else `base` runs. The wasm setup (which binds the base's wasm function) is kept.
+ */
+function nativeFirst(base: tf.KernelConfig | undefined, name: string, native: Native): tf.KernelConfig {
+  return {
+    kernelName: name,
+    backendName: 'wasm',
+    setupFunc: base?.setupFunc,
+    disposeFunc: base?.disposeFunc,
+    kernelFunc: (args) => {
+      const out = native(args);
+      if (out != null) return out;
+      if (base == null) throw new Error(`${name}: no wasm kernel to fall back to`);
+      return base.kernelFunc(args);
+    },
+  };
+}
+
+const backendOf = (args: Parameters<tf.KernelFunc>[0]) => args.backend as WasmBackendLike;
+const attrsOf = (args: Parameters<tf.KernelFunc>[0]): tf.NamedAttrMap => args.attrs ?? {};
 
 /** The kernels `registerCpuKernels` replaces. */
 export const SEGSCOPE_CPU_KERNELS: readonly string[] = [tf.ResizeBilinearGrad];
 
 /**
- * Installs Segscope's wasm kernels. The stock Conv2DBackpropInput stays reachable as the fallback for cases
- * the fast path does not cover. Safe to call more than once.
+ * Installs Segscope's wasm kernels: the four convolution kernels try ONNX Runtime first (when
+ * `setUpNativeConvs` enabled it) and fall back to wasm: the stock Conv2D and FusedConv2D, and Segscope's
+ * Conv2DBackpropFilter and Conv2DBackpropInput (the latter falling back in turn to the stock one). Safe
+ * to call more than once.
  */
 export function registerWasmKernels(): void {
-  install(tf.Conv2DBackpropFilter, 'wasm', () => makeConv2dBackpropFilterConfig('auto'));
-  install(tf.Conv2DBackpropInput, 'wasm', (stock) => makeConv2dBackpropInputConfig(stock));
+  install(tf.Conv2D, 'wasm', (stock) =>
+    nativeFirst(stock, tf.Conv2D, (a) => {
+      const { x, filter } = a.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      return nativeConv2d(backendOf(a), x, filter, attrsOf(a), null, null);
+    }),
+  );
+  install(tf.FusedConv2D, 'wasm', (stock) =>
+    nativeFirst(stock, tf.FusedConv2D, (a) => {
+      const { x, filter, bias, preluActivationWeights } = a.inputs as Record<
+        string,
+        tf.TensorInfo | undefined
+      >;
+      if (preluActivationWeights) return null;
+      return nativeConv2d(
+        backendOf(a),
+        x!,
+        filter!,
+        attrsOf(a),
+        bias ?? null,
+        attrsOf(a).activation as string,
+      );
+    }),
+  );
+  install(tf.Conv2DBackpropFilter, 'wasm', () =>
+    nativeFirst(makeConv2dBackpropFilterConfig('auto'), tf.Conv2DBackpropFilter, (a) => {
+      const { x, dy } = a.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      return nativeConv2dBackpropFilter(backendOf(a), x, dy, attrsOf(a));
+    }),
+  );
+  install(tf.Conv2DBackpropInput, 'wasm', (stock) =>
+    nativeFirst(makeConv2dBackpropInputConfig(stock), tf.Conv2DBackpropInput, (a) => {
+      const { dy, filter } = a.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      return nativeConv2dBackpropInput(backendOf(a), dy, filter, attrsOf(a));
+    }),
+  );
 }
 
 /** Installs the cpu kernel fixes. Safe to call more than once. */

@@ -29,4 +29,21 @@ describe('engine utilityProcess', () => {
     ]);
     expect(forks[0]!.options.serviceName).toBe('Segscope engine');
   });
+
+  it("starts with the engine's malloc settings, which the user's own environment overrides", async () => {
+    const { utilitySpawner } = await import('../../../../src/main/electron/engineProcess');
+    forks.length = 0;
+    const saved = process.env.MALLOC_TRIM_THRESHOLD_;
+    process.env.MALLOC_TRIM_THRESHOLD_ = '12345';
+    try {
+      utilitySpawner('/app/out/main/engine.js')();
+    } finally {
+      if (saved === undefined) delete process.env.MALLOC_TRIM_THRESHOLD_;
+      else process.env.MALLOC_TRIM_THRESHOLD_ = saved;
+    }
+    const env = forks[0]!.options.env as Record<string, string>;
+    expect(env.MALLOC_MMAP_MAX_).toBe('0');
+    expect(env.MALLOC_TRIM_THRESHOLD_).toBe('12345');
+    expect(env.PATH).toBe(process.env.PATH);
+  });
 });

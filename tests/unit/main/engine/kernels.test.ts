@@ -1,5 +1,6 @@
 // Segscope's wasm kernels against the cpu backend and against direct formulas, plus the bilinear mode the
-// models train with, checked by numerical gradients.
+// models train with, checked by numerical gradients. The convolution kernels are checked on both of their
+// paths: the wasm kernels (filter gradient by each method) and ONNX Runtime's native kernels.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   type BackpropFilterMethod,
 } from '../../../../src/main/engine/kernels/conv2dBackpropFilter';
 import { planAxis } from '../../../../src/main/engine/kernels/conv2dBackpropInput';
+import { nativeConvRuns, setNativeConvsEnabled } from '../../../../src/main/engine/kernels/nativeConv';
 import { backendDataIds, onBackends, relL2, seeded, sizeOf, use } from './helpers';
 
 type Shape4 = [number, number, number, number];
@@ -25,17 +27,48 @@ beforeAll(async () => {
   await use('wasm');
 });
 
-const METHODS: BackpropFilterMethod[] = ['matmul', 'conv'];
+/** Where the wasm backend's convolutions run: its own kernels (dW by one method), or ONNX Runtime. */
+type ConvPath = BackpropFilterMethod | 'onnxruntime';
+const PATHS: ConvPath[] = ['matmul', 'conv', 'onnxruntime'];
 
-/** Runs `fn` with the wasm filter gradient forced to one method, then restores Segscope's registration. */
-async function withFilterMethod<T>(method: BackpropFilterMethod, fn: () => Promise<T> | T): Promise<T> {
-  tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
-  tf.registerKernel(makeConv2dBackpropFilterConfig(method));
-  try {
-    return await fn();
-  } finally {
+type Runs = ReturnType<typeof nativeConvRuns>;
+
+/**
+ * Runs `fn` with the convolutions on `path`, then restores Segscope's registration and the native
+ * setting. Returns how many convolutions of each kind ran on ONNX Runtime meanwhile.
+ */
+async function withPath<T>(path: ConvPath, fn: () => Promise<T> | T): Promise<{ out: T; native: Runs }> {
+  const before = nativeConvRuns();
+  const was = setNativeConvsEnabled(path === 'onnxruntime');
+  if (path !== 'onnxruntime') {
     tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
-    registerWasmKernels();
+    tf.registerKernel(makeConv2dBackpropFilterConfig(path));
+  }
+  try {
+    const out = await fn();
+    const after = nativeConvRuns();
+    return {
+      out,
+      native: {
+        forward: after.forward - before.forward,
+        filterGrad: after.filterGrad - before.filterGrad,
+        inputGrad: after.inputGrad - before.inputGrad,
+      },
+    };
+  } finally {
+    setNativeConvsEnabled(was);
+    if (path !== 'onnxruntime') {
+      tf.unregisterKernel(tf.Conv2DBackpropFilter, 'wasm');
+      registerWasmKernels();
+    }
+  }
+}
+
+/** On the native path, each kind of convolution the computation used ran there (else none did). */
+function expectPath(path: ConvPath, native: Runs, kinds: (keyof Runs)[]): void {
+  for (const kind of kinds) {
+    if (path === 'onnxruntime') expect(native[kind], kind).toBeGreaterThan(0);
+    else expect(native[kind], kind).toBe(0);
   }
 }
 
@@ -82,11 +115,11 @@ const convCases: ConvCase[] = [
   },
 ];
 
-describe.each(METHODS)('conv2d gradients on wasm (filter gradient by %s) match cpu', (method) => {
+describe.each(PATHS)('conv2d and its gradients on wasm (%s) match cpu', (path) => {
   it.each(convCases)('$note: x $x, filter $f, strides $strides', async (c) => {
     const xv = seeded(sizeOf(c.x), 1);
     const fv = seeded(sizeOf(c.f), 2);
-    const res = await withFilterMethod(method, () =>
+    const { out: res, native } = await withPath(path, () =>
       onBackends(['cpu', 'wasm'], () => {
         const x = tf.tensor4d(xv, c.x);
         const f = tf.tensor4d(fv, c.f);
@@ -102,6 +135,7 @@ describe.each(METHODS)('conv2d gradients on wasm (filter gradient by %s) match c
     expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
     expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
     expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
+    expectPath(path, native, ['forward', 'filterGrad']);
   });
 });
 
@@ -129,33 +163,31 @@ const transposeCases: TransposeCase[] = [
   { x: [2, 5, 5, 2], f: [3, 3, 2, 2], out: [2, 5, 5, 2], strides: 1, pad: 'same', note: 'stride 1' },
 ];
 
-describe.each(METHODS)(
-  'conv2dTranspose on wasm (filter gradient by %s) matches cpu, forward and both gradients',
-  (method) => {
-    it.each(transposeCases)('$note: x $x, filter $f, stride $strides', async (c) => {
-      const xv = seeded(sizeOf(c.x), 4);
-      const fv = seeded(sizeOf(c.f), 5);
-      const r = seeded(sizeOf(c.out), 6);
-      const res = await withFilterMethod(method, () =>
-        onBackends(['cpu', 'wasm'], () => {
-          const x = tf.tensor4d(xv, c.x);
-          const f = tf.tensor4d(fv, c.f);
-          const up = (a: tf.Tensor, b: tf.Tensor) =>
-            tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, c.out, c.strides, c.pad);
-          const y = up(x, f);
-          const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(up(a, b), tf.tensor(r, c.out))),
-          )([x, f]);
-          if (dx == null || df == null) throw new Error('missing gradient');
-          return { y, dx, df };
-        }),
-      );
-      expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
-      expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
-      expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
-    });
-  },
-);
+describe.each(PATHS)('conv2dTranspose on wasm (%s) matches cpu, forward and both gradients', (path) => {
+  it.each(transposeCases)('$note: x $x, filter $f, stride $strides', async (c) => {
+    const xv = seeded(sizeOf(c.x), 4);
+    const fv = seeded(sizeOf(c.f), 5);
+    const r = seeded(sizeOf(c.out), 6);
+    const { out: res, native } = await withPath(path, () =>
+      onBackends(['cpu', 'wasm'], () => {
+        const x = tf.tensor4d(xv, c.x);
+        const f = tf.tensor4d(fv, c.f);
+        const up = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, c.out, c.strides, c.pad);
+        const y = up(x, f);
+        const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(up(a, b), tf.tensor(r, c.out))),
+        )([x, f]);
+        if (dx == null || df == null) throw new Error('missing gradient');
+        return { y, dx, df };
+      }),
+    );
+    expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
+    expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
+    expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
+    expectPath(path, native, ['forward', 'filterGrad', 'inputGrad']);
+  });
+});
 
 /** dW[kh, kw, ci, co] = Σ x[b, oh·s + kh·d − top, ow·s + kw·d − left, ci] · dy[b, oh, ow, co], in float64. */
 function naiveFilterGrad(
@@ -193,7 +225,7 @@ function naiveFilterGrad(
   return out;
 }
 
-describe.each(METHODS)('Conv2DBackpropFilter on wasm by %s against the formula', (method) => {
+describe.each(PATHS)('Conv2DBackpropFilter on wasm (%s) against the formula', (path) => {
   const cases: {
     x: Shape4;
     f: Shape4;
@@ -212,7 +244,7 @@ describe.each(METHODS)('Conv2DBackpropFilter on wasm by %s against the formula',
     const dys: Shape4 = [c.x[0], oh, ow, c.f[3]];
     const xv = seeded(sizeOf(c.x), 7);
     const dyv = seeded(sizeOf(dys), 8);
-    const got = await withFilterMethod(method, () =>
+    const { out: got, native } = await withPath(path, () =>
       tf.tidy(() => {
         const out = tf.engine().runKernel(
           tf.Conv2DBackpropFilter,
@@ -236,6 +268,7 @@ describe.each(METHODS)('Conv2DBackpropFilter on wasm by %s against the formula',
     );
     const want = naiveFilterGrad(xv, c.x, dyv, dys, c.f, c.s, c.d, top, left);
     expect(relL2(got, want)).toBeLessThan(TOL);
+    expectPath(path, native, ['filterGrad']);
   });
 });
 

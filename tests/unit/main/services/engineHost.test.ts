@@ -31,6 +31,10 @@ describe('engine host', () => {
     hosts.push(host);
     const backend = await host.start('auto');
     expect(backend.name).toBe('wasm');
+    // onnxruntime-node is installed here, so the engine's convolutions run on it.
+    expect(backend.reason).toMatch(
+      /single-threaded\) with Segscope's training kernels; convolutions on ONNX Runtime/,
+    );
     expect(backend.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow']);
     expect(backend.skipped[0]!.reason).toMatch(/tfjs-node-gpu/);
     // No GPU here: at most Mesa's software adapters, which auto never takes.

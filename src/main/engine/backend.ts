@@ -26,7 +26,7 @@ import {
   type AdapterSource,
 } from './gpu';
 import { registerCpuKernels, registerWasmKernels } from './kernels';
-import { setUpNativeConvs } from './kernels/nativeConv';
+import { nativeConvStatus, setUpNativeConvs } from './kernels/nativeConv';
 import { enableWasmThreads, unrefWasmThreads, wasmThreadCount } from './wasmThreads';
 
 export type { BackendName, BackendPreference };
@@ -349,7 +349,11 @@ export async function diagnose(choice?: BackendChoice): Promise<Diagnosis> {
     { name: 'webgpu', role: "Dawn for Node, the webgpu backend's GPU", why: why('webgpu') },
     { name: '@tensorflow/tfjs-node-gpu', role: 'libtensorflow with CUDA', why: why('tensorflow-gpu') },
     { name: '@tensorflow/tfjs-node', role: 'libtensorflow on the CPU', why: why('tensorflow') },
-    { name: 'onnxruntime-node', role: 'ONNX Runtime, native CPU inference', why: null },
+    {
+      name: 'onnxruntime-node',
+      role: "ONNX Runtime: native CPU inference, and wasm training's convolutions",
+      why: backend.name === 'wasm' ? nativeConvStatus().reason : null,
+    },
   ].map(({ name, role, why: reason }) => {
     const version = versionOf(name);
     const note = !version ? `not installed (${role})` : reason ? `${role}: ${reason}` : role;

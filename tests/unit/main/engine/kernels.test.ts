@@ -15,7 +15,11 @@ import {
   type BackpropFilterMethod,
 } from '../../../../src/main/engine/kernels/conv2dBackpropFilter';
 import { planAxis } from '../../../../src/main/engine/kernels/conv2dBackpropInput';
-import { nativeConvRuns, setNativeConvsEnabled } from '../../../../src/main/engine/kernels/nativeConv';
+import {
+  MAX_FILTER_GRAD_TAPS,
+  nativeConvRuns,
+  setNativeConvsEnabled,
+} from '../../../../src/main/engine/kernels/nativeConv';
 import { backendDataIds, onBackends, relL2, seeded, sizeOf, use } from './helpers';
 
 type Shape4 = [number, number, number, number];
@@ -185,7 +189,11 @@ describe.each(PATHS)('conv2dTranspose on wasm (%s) matches cpu, forward and both
     expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
     expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
     expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
-    expectPath(path, native, ['forward', 'filterGrad', 'inputGrad']);
+    // Filters beyond MAX_FILTER_GRAD_TAPS (FCN's 16×16) keep their filter gradient on wasm.
+    expectPath(path, native, ['forward', 'inputGrad']);
+    if (path === 'onnxruntime') {
+      expect(native.filterGrad > 0).toBe(c.f[0] * c.f[1] <= MAX_FILTER_GRAD_TAPS);
+    }
   });
 });
 

@@ -30,21 +30,27 @@ const requireFromHere = createRequire(import.meta.url);
 
 let loaded: Loaded | { error: string } | null = null;
 
-/** onnxruntime-node's synchronous binding, or why it cannot be used. Never throws. */
-export function loadSyncBinding(): Loaded | { error: string } {
-  if (loaded) return loaded;
+/** A module loader: `require` here, a stand-in in tests of a package that moved or broke. */
+export type ModuleLoader = (specifier: string) => unknown;
+
+/** onnxruntime-node's synchronous binding as `load` finds it, or why it cannot be used. Never throws. */
+export function findSyncBinding(load: ModuleLoader): Loaded | { error: string } {
   try {
-    const ort = requireFromHere('onnxruntime-node') as typeof Ort;
-    const binding = requireFromHere('onnxruntime-node/dist/binding') as Partial<Binding>;
-    if (typeof binding.initOrt !== 'function' || typeof binding.binding?.InferenceSession !== 'function') {
-      loaded = { error: 'this onnxruntime-node has no synchronous session binding (dist/binding)' };
-    } else {
-      loaded = { binding: binding as Binding, Tensor: ort.Tensor, version: ort.env.versions?.common ?? '' };
+    const ort = load('onnxruntime-node') as typeof Ort;
+    const binding = load('onnxruntime-node/dist/binding') as Partial<Binding> | null;
+    if (typeof binding?.initOrt !== 'function' || typeof binding.binding?.InferenceSession !== 'function') {
+      return { error: 'this onnxruntime-node has no synchronous session binding (dist/binding)' };
     }
+    return { binding: binding as Binding, Tensor: ort.Tensor, version: ort.env?.versions?.common ?? '' };
   } catch (err) {
     const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-    loaded = { error: `onnxruntime-node is not installed or does not load (${message})` };
+    return { error: `onnxruntime-node is not installed or does not load (${message})` };
   }
+}
+
+/** The installed onnxruntime-node's synchronous binding (looked up once), or why it cannot be used. */
+export function loadSyncBinding(): Loaded | { error: string } {
+  loaded ??= findSyncBinding(requireFromHere);
   return loaded;
 }
 

@@ -279,8 +279,9 @@ describe('webgpu on the software adapter', () => {
     // compared twice: in training mode for the loss, and with batch norm in inference mode (its moving
     // statistics, so a plain conv net; γ and β still learn) for the loss and every weight. The batch
     // norm kernels' training-mode gradients are compared above ("FusedBatchNorm with batch moments").
-    // Shallower models (ResNet-18, the U-Nets) are well conditioned in training mode once the deepest
-    // maps are 2×2 or more; 1×1 maps give batch norm one value per image (hence 32² for DeepLabv3).
+    // The ResNet-18 models (17 batch norms, with shortcuts) are well conditioned in training mode once the
+    // deepest maps are 2×2 or more; 1×1 maps give batch norm one value per image (hence 32² for
+    // DeepLabv3, whose output stride is 16). The U-Nets and the FCNs have no batch norm.
     interface StepCase {
       /** Input side. */
       size: number;

@@ -150,25 +150,34 @@ function view(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
   return v;
 }
 
-/** Conv2D info for NHWC data, or null for a layout the graphs do not take. */
-function forwardInfo(
-  x: tf.TensorInfo,
-  filter: tf.TensorInfo,
+type Shape4 = [number, number, number, number];
+
+/**
+ * The geometry of a conv of input `inShape` with filter `filterShape` under a kernel's attributes; null
+ * for data the graphs do not take (NCHW, non-float32) or for an empty conv.
+ */
+function geometryFor(
+  inShape: Shape4,
+  filterShape: Shape4,
   attrs: tf.NamedAttrMap,
-): tf.backend_util.Conv2DInfo | null {
-  if (attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  return tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    attrs.strides as [number, number],
-    attrs.dilations as [number, number],
-    attrs.pad as 'same',
-    attrs.dimRoundingMode as 'floor' | undefined,
+  dtypes: tf.DataType[],
+): ConvGeometry | null {
+  if (attrs.dataFormat !== 'NHWC' || dtypes.some((d) => d !== 'float32')) return null;
+  const g = geometryOf(
+    tf.backend_util.computeConv2DInfo(
+      inShape,
+      filterShape,
+      attrs.strides as [number, number],
+      (attrs.dilations as [number, number] | undefined) ?? 1,
+      attrs.pad as 'same',
+      attrs.dimRoundingMode as 'floor' | undefined,
+    ),
   );
+  return g.batch * g.outHeight * g.outWidth * g.inChannels * g.outChannels === 0 ? null : g;
 }
 
-const empty = (g: ConvGeometry): boolean =>
-  g.batch * g.outHeight * g.outWidth * g.inChannels * g.outChannels === 0;
+/** NHWC shape of the conv's output. */
+const outShapeOf = (g: ConvGeometry): Shape4 => [g.batch, g.outHeight, g.outWidth, g.outChannels];
 
 /**
  * Conv2D (bias and activation null) or FusedConv2D on ONNX Runtime; null where it does not apply
@@ -186,13 +195,11 @@ export function nativeConv2d(
   const act = (activation ?? 'linear') as FusedActivation;
   if (act !== 'linear' && act !== 'relu') return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1)) return null;
-  const info = forwardInfo(x, filter, attrs);
-  if (!info) return null;
-  const g = geometryOf(info);
-  if (empty(g)) return null;
+  const g = geometryFor(x.shape as Shape4, filter.shape as Shape4, attrs, [x.dtype, filter.dtype]);
+  if (!g) return null;
   const s = session(`f${bias ? 'b' : ''}${act}:${geometryKey(g)}`, () => forwardGraph(g, bias != null, act));
   if (!s) return null;
-  const out = backend.makeOutput(info.outShape, 'float32');
+  const out = backend.makeOutput(outShapeOf(g), 'float32');
   // Views only after the last wasm allocation: growing the heap detaches them.
   const feeds = {
     x: { data: view(backend, x), dims: x.shape },
@@ -219,18 +226,9 @@ export function nativeConv2dBackpropFilter(
   attrs: tf.NamedAttrMap,
 ): tf.TensorInfo | null {
   if (!status.enabled || !readable(backend, x)) return null;
-  if (attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const filterShape = attrs.filterShape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    attrs.strides as [number, number],
-    (attrs.dilations as [number, number] | undefined) ?? 1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode as 'floor' | undefined,
-  );
-  const g = geometryOf(info);
-  if (empty(g) || dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth) return null;
+  const filterShape = attrs.filterShape as Shape4;
+  const g = geometryFor(x.shape as Shape4, filterShape, attrs, [x.dtype, dy.dtype]);
+  if (!g || dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth) return null;
   if (g.filterHeight * g.filterWidth > MAX_FILTER_GRAD_TAPS) return null;
   const s = session(`w:${geometryKey(g)}`, () => filterGradGraph(g));
   if (!s) return null;
@@ -251,19 +249,9 @@ export function nativeConv2dBackpropInput(
   attrs: tf.NamedAttrMap,
 ): tf.TensorInfo | null {
   if (!status.enabled || !readable(backend, dy)) return null;
-  if (attrs.dataFormat !== 'NHWC' || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const inputShape = attrs.inputShape as [number, number, number, number];
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides as [number, number],
-    (attrs.dilations as [number, number] | undefined) ?? 1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode as 'floor' | undefined,
-  );
-  const g = geometryOf(info);
-  if (empty(g) || dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || !inputGradSupported(g))
-    return null;
+  const inputShape = attrs.inputShape as Shape4;
+  const g = geometryFor(inputShape, filter.shape as Shape4, attrs, [dy.dtype, filter.dtype]);
+  if (!g || dy.shape[1] !== g.outHeight || dy.shape[2] !== g.outWidth || !inputGradSupported(g)) return null;
   const s = session(`i:${geometryKey(g)}`, () => inputGradGraph(g));
   if (!s) return null;
   const out = backend.makeOutput(inputShape, 'float32');

@@ -30,6 +30,22 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
+/**
+ * max |a − b| over all of a model's weights, over max |b|: the error relative to the model's scale (a conv
+ * bias ahead of batch norm has a true gradient of exactly zero, so its own scale is rounding noise).
+ */
+export function modelRelErr(a: Float32Array[], b: Float32Array[]): number {
+  let num = 0;
+  let den = 0;
+  b.forEach((w, i) => {
+    for (let k = 0; k < w.length; k++) {
+      num = Math.max(num, Math.abs(a[i]![k]! - w[k]!));
+      den = Math.max(den, Math.abs(w[k]!));
+    }
+  });
+  return num / den;
+}
+
 /** Activates `name` through the engine's own selector, so Segscope's kernels are registered. */
 export async function use(name: 'cpu' | 'wasm'): Promise<void> {
   const choice = await selectBackend(name);

@@ -68,6 +68,26 @@ async function withPath<T>(path: ConvPath, fn: () => Promise<T> | T): Promise<{ 
   }
 }
 
+/** op(x, f) and the gradients of Σ op(x, f)·r for x and f, r seeded by `rSeed` in op's output shape. */
+function withGrads(
+  op: (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor,
+  x: tf.Tensor4D,
+  f: tf.Tensor4D,
+  rSeed: number,
+): { y: tf.Tensor; dx: tf.Tensor; df: tf.Tensor } {
+  const y = op(x, f);
+  const r = tf.tensor(seeded(y.size, rSeed), y.shape);
+  const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)),
+  )([x, f]);
+  if (dx == null || df == null) throw new Error('missing gradient');
+  return { y, dx, df };
+}
+
+function expectWasmMatchesCpu(res: Record<'cpu' | 'wasm', Record<'y' | 'dx' | 'df', Float32Array>>): void {
+  for (const k of ['y', 'dx', 'df'] as const) expect(relL2(res.wasm[k], res.cpu[k]), k).toBeLessThan(TOL);
+}
+
 /** On the native path, each kind of convolution the computation used ran there (else none did). */
 function expectPath(path: ConvPath, native: Runs, kinds: (keyof Runs)[]): void {
   for (const kind of kinds) {
@@ -125,20 +145,11 @@ describe.each(PATHS)('conv2d and its gradients on wasm (%s) match cpu', (path) =
     const fv = seeded(sizeOf(c.f), 2);
     const { out: res, native } = await withPath(path, () =>
       onBackends(['cpu', 'wasm'], () => {
-        const x = tf.tensor4d(xv, c.x);
-        const f = tf.tensor4d(fv, c.f);
-        const y = tf.conv2d(x, f, c.strides, c.pad);
-        const r = tf.tensor(seeded(y.size, 3), y.shape);
-        const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), r)),
-        )([x, f]);
-        if (dx == null || df == null) throw new Error('missing gradient');
-        return { y, dx, df };
+        const conv = (x: tf.Tensor4D, f: tf.Tensor4D) => tf.conv2d(x, f, c.strides, c.pad);
+        return withGrads(conv, tf.tensor4d(xv, c.x), tf.tensor4d(fv, c.f), 3);
       }),
     );
-    expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
-    expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
-    expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
+    expectWasmMatchesCpu(res);
     expectPath(path, native, ['forward', 'filterGrad']);
   });
 });
@@ -171,24 +182,13 @@ describe.each(PATHS)('conv2dTranspose on wasm (%s) matches cpu, forward and both
   it.each(transposeCases)('$note: x $x, filter $f, stride $strides', async (c) => {
     const xv = seeded(sizeOf(c.x), 4);
     const fv = seeded(sizeOf(c.f), 5);
-    const r = seeded(sizeOf(c.out), 6);
     const { out: res, native } = await withPath(path, () =>
       onBackends(['cpu', 'wasm'], () => {
-        const x = tf.tensor4d(xv, c.x);
-        const f = tf.tensor4d(fv, c.f);
-        const up = (a: tf.Tensor, b: tf.Tensor) =>
-          tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, c.out, c.strides, c.pad);
-        const y = up(x, f);
-        const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(up(a, b), tf.tensor(r, c.out))),
-        )([x, f]);
-        if (dx == null || df == null) throw new Error('missing gradient');
-        return { y, dx, df };
+        const up = (x: tf.Tensor4D, f: tf.Tensor4D) => tf.conv2dTranspose(x, f, c.out, c.strides, c.pad);
+        return withGrads(up, tf.tensor4d(xv, c.x), tf.tensor4d(fv, c.f), 6);
       }),
     );
-    expect(relL2(res.wasm.y, res.cpu.y)).toBeLessThan(TOL);
-    expect(relL2(res.wasm.dx, res.cpu.dx)).toBeLessThan(TOL);
-    expect(relL2(res.wasm.df, res.cpu.df)).toBeLessThan(TOL);
+    expectWasmMatchesCpu(res);
     // Filters beyond MAX_FILTER_GRAD_TAPS (FCN's 16×16) keep their filter gradient on wasm.
     expectPath(path, native, ['forward', 'inputGrad']);
     if (path === 'onnxruntime') {

@@ -17,7 +17,7 @@ import {
 } from '../../../../src/main/engine/kernels/nativeConv';
 import { maskedCrossEntropy } from '../../../../src/main/engine/loss';
 import { MODEL_IDS, MODELS, type ModelId } from '../../../../src/main/engine/models/registry';
-import { seeded, use } from './helpers';
+import { modelRelErr, seeded, use } from './helpers';
 import { tinyModel } from './tinyModels';
 
 const CLASSES = 3;
@@ -67,19 +67,6 @@ function step(id: ModelId, init: Float32Array[], size: number): StepResult {
   }
 }
 
-/** max |a − b| over every weight, relative to the largest |b| in the model. */
-function modelErr(a: Float32Array[], b: Float32Array[]): number {
-  let num = 0;
-  let den = 0;
-  b.forEach((w, i) => {
-    for (let k = 0; k < w.length; k++) {
-      num = Math.max(num, Math.abs(a[i]![k]! - w[k]!));
-      den = Math.max(den, Math.abs(w[k]!));
-    }
-  });
-  return num / den;
-}
-
 const update = (r: StepResult) => r.after.map((w, i) => w.map((v, k) => v - r.before[i]![k]!));
 const relLoss = (a: StepResult, b: StepResult) => Math.abs(a.loss - b.loss) / Math.abs(b.loss);
 const e = (v: number) => v.toExponential(2);
@@ -116,11 +103,11 @@ describe('a training step with the convolutions on ONNX Runtime equals the wasm 
         const cpu = step(id, init, size);
         await use('wasm');
 
-        const toWasm = modelErr(native.after, wasm.after);
-        const nativeToCpu = modelErr(native.after, cpu.after);
-        const wasmToCpu = modelErr(wasm.after, cpu.after);
-        const updNative = modelErr(update(native), update(cpu));
-        const updWasm = modelErr(update(wasm), update(cpu));
+        const toWasm = modelRelErr(native.after, wasm.after);
+        const nativeToCpu = modelRelErr(native.after, cpu.after);
+        const wasmToCpu = modelRelErr(wasm.after, cpu.after);
+        const updNative = modelRelErr(update(native), update(cpu));
+        const updWasm = modelRelErr(update(wasm), update(cpu));
         console.log(
           `[native] ${id} at ${size}²: loss ${native.loss.toFixed(6)} (wasm ${wasm.loss.toFixed(6)}, ` +
             `rel ${e(relLoss(native, wasm))}); weights after, max rel: native–wasm ${e(toWasm)}, ` +

@@ -30,7 +30,7 @@ import { buildUNetVgg16 } from '../../../../src/main/engine/models/unetVgg16';
 import { train } from '../../../../src/main/engine/train';
 import { VOC_MINI } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
-import { seeded } from './helpers';
+import { modelRelErr, seeded } from './helpers';
 
 let gpu: BackendChoice;
 
@@ -429,20 +429,6 @@ describe('webgpu on the software adapter', () => {
       return out;
     }
 
-    /** max |a − b| over all weights, over max |b|: a conv bias ahead of batch norm has a true gradient of
-     * exactly zero, so its own scale is rounding noise. */
-    function globalErr(a: Float32Array[], b: Float32Array[]): number {
-      let num = 0;
-      let den = 0;
-      b.forEach((w, i) => {
-        for (let k = 0; k < w.length; k++) {
-          num = Math.max(num, Math.abs(a[i]![k]! - w[k]!));
-          den = Math.max(den, Math.abs(w[k]!));
-        }
-      });
-      return num / den;
-    }
-
     /** One step on wasm and on webgpu from the same weights: loss, weights-after and update errors. */
     async function compare(
       label: string,
@@ -463,8 +449,8 @@ describe('webgpu on the software adapter', () => {
       const [dGot, dRef] = [delta(got), delta(ref)];
       const err = {
         loss: Math.abs(got.loss - ref.loss) / Math.abs(ref.loss),
-        weights: globalErr(got.after, ref.after),
-        update: globalErr(dGot, dRef),
+        weights: modelRelErr(got.after, ref.after),
+        update: modelRelErr(dGot, dRef),
         // Each weight tensor's update against its own largest update, printed only: in training mode a
         // bias ahead of batch norm has a true gradient of zero, and on DeconvNet's held scales it reached
         // 2.8e-2 with other seeds (3.8e-5 with this one).

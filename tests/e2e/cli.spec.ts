@@ -1,6 +1,7 @@
 // The built CLI as a script runs it, with stdout and stderr piped (not a terminal): progress lines and
-// `--progress json`, `train --resume RUN --epochs N` extending a run, and `predict` falling back from
-// `best` to `last` for a run trained without validation, saying so.
+// `--progress json`, `train --resume RUN --epochs N` extending a run, `predict` falling back from
+// `best` to `last` for a run trained without validation, saying so, and `train --backend webgpu` on the
+// software adapter through the built engine bundle (the file Electron's utilityProcess also runs).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,23 +10,21 @@ import { tempDir, VOC_MINI, VOC_MINI_DEVKIT } from '../helpers/data';
 import { ROOT } from './harness';
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], { encoding: 'utf8' });
+  return cliWith(process.env, ...args);
+}
+
+function cliWith(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'out/main/cli.js'), ...args], { encoding: 'utf8', env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('segscope CLI, not on a terminal', () => {
   const run = join(tempDir(), 'run');
-  const tiny = [
-    '--model',
-    'unet-small',
-    '--input-size',
-    '32',
-    '--batch',
-    '1',
-    '--no-val',
-    '--backend',
-    'wasm',
-  ];
+  const tinyRun = ['--model', 'unet-small', '--input-size', '32', '--batch', '1', '--no-val'];
+  const tiny = [...tinyRun, '--backend', 'wasm'];
 
   it('prints a progress line every 10 steps, and extends a run with --resume --epochs', () => {
     const first = cli(
@@ -76,4 +75,34 @@ describe('segscope CLI, not on a terminal', () => {
     expect(best.status).toBe(2);
     expect(best.stderr).toContain('has no best checkpoint; use --checkpoint last');
   });
+
+  it('trains with --backend webgpu on the software adapter, through the built engine', () => {
+    const gpuRun = join(tempDir(), 'gpu-run');
+    const r = cliWith(
+      { ...process.env, SEGSCOPE_WEBGPU_ADAPTER: 'software' },
+      'train',
+      '--dataset',
+      VOC_MINI_DEVKIT,
+      '--year',
+      '2012',
+      ...tinyRun,
+      '--backend',
+      'webgpu',
+      '--epochs',
+      '2',
+      '--out',
+      gpuRun,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend webgpu: WebGPU through Dawn on a software adapter, llvmpipe/m);
+    expect(r.stdout).toMatch(/^ {2}GPU adapter: llvmpipe.*software\)$/m);
+    const records = readFileSync(join(gpuRun, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { epoch: number; trainLoss: number });
+    expect(records.map((x) => x.epoch)).toEqual([1, 2]);
+    for (const x of records) expect(Number.isFinite(x.trainLoss) && x.trainLoss > 0).toBe(true);
+    const state = JSON.parse(readFileSync(join(gpuRun, 'state.json'), 'utf8')) as { status: string };
+    expect(state.status).toBe('done');
+  }, 120_000);
 });

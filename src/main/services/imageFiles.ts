@@ -5,12 +5,7 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { WorkbenchError } from '../../shared/errors';
 import { writeFileAtomic } from './atomicFile';
-import { MAX_IMAGE_PIXELS } from './limits';
-
-/** The pixel limit, as said in every refusal. */
-export function describePixelLimit(): string {
-  return `over the limit of ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} pixels (8192×8192) that Segscope accepts`;
-}
+import { describePixelLimit, MAX_IMAGE_PIXELS } from '../../shared/imageLimits';
 
 export const THUMB_SIZE = 160;
 

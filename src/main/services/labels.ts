@@ -16,9 +16,9 @@ import { WorkbenchError } from '../../shared/errors';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile';
 import { invalidateDraftScores } from './draftCache';
 import type { Dataset } from './dataset';
-import { describePixelLimit, imageSize } from './imageFiles';
+import { imageSize } from './imageFiles';
 import { decodeLabel, LabelDecodeError } from './labelDecoder';
-import { MAX_IMAGE_PIXELS } from './limits';
+import { describePixelLimit, MAX_IMAGE_PIXELS } from '../../shared/imageLimits';
 import { assertRealInside } from './safePath';
 
 /**

@@ -1,11 +1,6 @@
 // Size limits that keep one file or one request from exhausting memory or stalling the others. The
 // transports derive their frame limits from these. Plain Node, main process.
-
-/**
- * The most pixels an image or label may have: 8192×8192. Larger images are refused with a message
- * before anything is decoded (a PNG header can claim 20000×20000 in a few bytes).
- */
-export const MAX_IMAGE_PIXELS = 8192 * 8192;
+import { MAX_IMAGE_PIXELS } from '../../shared/imageLimits';
 
 /** Room in a frame for the JSON part of a message next to its typed arrays. */
 const FRAME_OVERHEAD = 1024 * 1024;

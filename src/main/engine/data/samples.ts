@@ -2,7 +2,8 @@
 // pixels never cross IPC, and keeps decoded samples in a bounded cache between epochs. Engine process.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { decodeLabelPng } from '../../../shared/labelPng';
+import { describePixelLimit, MAX_IMAGE_PIXELS } from '../../../shared/imageLimits';
+import { decodeLabelPng, pngSize } from '../../../shared/labelPng';
 
 /** An image as RGB bytes, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -18,8 +19,20 @@ export interface Sample {
   label: Uint8Array | null;
 }
 
-/** Decodes any image sharp reads (JPEG, PNG, …) to RGB. EXIF orientation is left as stored, as labels are. */
+/**
+ * Decodes any image sharp reads (JPEG, PNG, …) to RGB. EXIF orientation is left as stored, as labels are.
+ * An image over the pixel limit is refused from its header, before it is decoded.
+ */
 export async function readRgb(path: string): Promise<RgbImage> {
+  let size;
+  try {
+    size = await sharp(path, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new Error(`${path}: is not a readable image (${(err as Error).message})`, { cause: err });
+  }
+  if ((size.width ?? 0) * (size.height ?? 0) > MAX_IMAGE_PIXELS) {
+    throw new Error(`${path}: is ${size.width}×${size.height}, ${describePixelLimit()}`);
+  }
   try {
     const { data, info } = await sharp(path)
       .removeAlpha()
@@ -37,7 +50,10 @@ export async function readRgb(path: string): Promise<RgbImage> {
   }
 }
 
-/** Reads a label PNG (palette, grayscale, or RGB through `colormap`). */
+/**
+ * Reads a label PNG (palette, grayscale, or RGB through `colormap`). Its header must declare its image's
+ * size, which is checked before anything is inflated.
+ */
 export async function readLabel(
   path: string,
   colormap: Uint8Array,
@@ -50,16 +66,23 @@ export async function readLabel(
   } catch (err) {
     throw new Error(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
   }
+  const named = (err: unknown) => new Error(`${path}: ${(err as Error).message}`, { cause: err });
+  let declared;
+  try {
+    declared = pngSize(bytes);
+  } catch (err) {
+    throw named(err);
+  }
+  if (declared.width !== width || declared.height !== height) {
+    throw new Error(
+      `${path}: the label is ${declared.width}×${declared.height} but its image is ${width}×${height}`,
+    );
+  }
   let label;
   try {
     label = decodeLabelPng(bytes, { colormap });
   } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
-  }
-  if (label.width !== width || label.height !== height) {
-    throw new Error(
-      `${path}: the label is ${label.width}×${label.height} but its image is ${width}×${height}`,
-    );
+    throw named(err);
   }
   return label.indices;
 }

@@ -3,7 +3,6 @@
 // server keeps answering other clients; `check` reports it without decoding it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../../../src/main/server/server';
@@ -11,38 +10,9 @@ import { WorkbenchSession } from '../../../../src/main/services/session';
 import { checkDataset } from '../../../../src/main/services/check';
 import { connectWs, type SocketLike, type WsClient } from '../../../../src/renderer/src/transport/wsClient';
 import { copyVocMini, tempDir } from '../../../helpers/data';
+import { pngBomb } from '../../../helpers/pngBomb';
 import { encodeLabelPng } from '../../../../src/shared/labelPng';
 import { vocColormap } from '../../../../src/shared/voc';
-
-const SIDE = 20000;
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(8 + data.length + 4);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
-  return out;
-}
-
-/** An 8-bit palette PNG of SIDE×SIDE zeros, complete and valid, about 400 KB. */
-function bomb(): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(SIDE, 0);
-  ihdr.writeUInt32BE(SIDE, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 3;
-  // Rows of zeros, filter byte 0 included, deflate about 1000 to 1.
-  const raw = Buffer.alloc((SIDE + 1) * SIDE);
-  const idat = deflateSync(raw, { level: 9 });
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('PLTE', Buffer.alloc(3)),
-    chunk('IDAT', idat),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 let root: string;
 let server: RunningServer;
@@ -52,7 +22,7 @@ let bytes: Buffer;
 
 beforeAll(async () => {
   root = copyVocMini();
-  bytes = bomb();
+  bytes = pngBomb();
   writeFileSync(join(root, 'SegmentationClass', '2007_000032.png'), bytes);
   writeFileSync(join(root, 'JPEGImages', 'bomb.png'), bytes);
   writeFileSync(join(root, 'SegmentationClass', 'bomb.png'), bytes);

@@ -79,10 +79,10 @@ export class Workspace {
    */
   static async load(root: string): Promise<Workspace> {
     const dir = join(root, WORKSPACE_DIR);
+    // The folder first: when it is the link, the refusal names it, not whichever file lost the race.
+    await assertRealInside(root, dir);
     await Promise.all(
-      [dir, ...['review.json', 'classes.json', 'labels.json'].map((f) => join(dir, f))].map((p) =>
-        assertRealInside(root, p),
-      ),
+      ['review.json', 'classes.json', 'labels.json'].map((f) => assertRealInside(root, join(dir, f))),
     );
     const [review, classes, labels] = await Promise.all([
       readJson<ReviewFile>(join(dir, 'review.json'), { version: 1, done: [] }),

@@ -39,6 +39,15 @@ function arg(args: string[], name: string, fallback: number): number {
 }
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const fmtAll = (v: number[]) => v.map(fmt).join(', ');
+
+/** One line of the closing table: our median, PyTorch's, and the target ratio. */
+interface Row {
+  work: string;
+  ours: number;
+  theirs: number;
+  target: number;
+}
 
 /** The PyTorch twin at `threads` threads, serving requests. */
 async function torchServer(threads: number): Promise<LineServer> {
@@ -110,12 +119,65 @@ async function benchRun(dir: string, size: number): Promise<string> {
   return runDir;
 }
 
+/** `predict` of 20 VOC images (voc-mini's 5, four times) through ONNX Runtime, against PyTorch's twin. */
+async function folderBench(
+  py: LineServer,
+  threads: number,
+  repeats: number,
+  folderSize: number,
+): Promise<Row> {
+  const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
+  try {
+    const images = join(work, 'images');
+    mkdirSync(images);
+    const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
+    for (let copy = 0; copy < 4; copy++) {
+      for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
+    }
+    const files = readdirSync(images)
+      .sort()
+      .map((f) => join(images, f));
+    const runDir = await benchRun(work, folderSize);
+    const t0 = performance.now();
+    const onnx = await cachedOnnx(runDir, 'best');
+    console.log(
+      `export of the checkpoint (once per checkpoint, then cached): ${fmt(performance.now() - t0)}`,
+    );
+    const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
+    const segmenter = {
+      ort: await createOrtModel(onnx, status),
+      inputSize: folderSize,
+      normalization: getModelSpec('unet-vgg16').normalization,
+    };
+    const colormap = vocColormap();
+    // Each side's first pass is a warm-up of its own (session and allocator, PyTorch's primitives).
+    const r = await alternate(
+      Math.max(1, repeats - 1),
+      () => timedMs(() => predictFiles(segmenter, files, join(work, 'ours'), colormap, false, () => {})),
+      () => ms(py, { op: 'folder', size: folderSize, in: images, out: join(work, 'theirs') }),
+    );
+    await segmenter.ort.release();
+    console.log(
+      `folder of ${files.length} images: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
+        `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
+    );
+    return {
+      work: `folder of ${files.length} VOC images at ${folderSize}²`,
+      ours: r.ours,
+      theirs: r.theirs,
+      target: 1.2,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const threads = arg(args, '--threads', 2);
   const repeats = arg(args, '--repeats', 3);
   const folderSize = arg(args, '--folder-size', 256);
   const profile = args.includes('--profile');
-  const onlyTrain = args[args.indexOf('--only') + 1] === 'train' && args.includes('--only');
+  const onlyTrain = args.includes('--only') && args[args.indexOf('--only') + 1] === 'train';
   const wasmBaseline = args.includes('--wasm-baseline');
   const cpu = os.cpus();
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
@@ -123,8 +185,7 @@ export async function main(args: string[]): Promise<void> {
     `unet-vgg16, ${CLASSES} classes; ${threads} threads on each side unless said; medians of ${repeats}`,
   );
   await selectBackend('wasm');
-  const rows: { work: string; ours: number; theirs: number; target: number }[] = [];
-  const fmtAll = (v: number[]) => v.map(fmt).join(', ');
+  const rows: Row[] = [];
   const py = await torchServer(threads);
   try {
     for (const size of onlyTrain ? [] : [256, 512]) {
@@ -143,52 +204,7 @@ export async function main(args: string[]): Promise<void> {
       );
     }
 
-    if (!onlyTrain) {
-      const work = mkdtempSync(join(os.tmpdir(), 'segscope-bench-'));
-      try {
-        const images = join(work, 'images');
-        mkdirSync(images);
-        const voc = readdirSync(VOC_IMAGES).filter((f) => f.endsWith('.jpg'));
-        for (let copy = 0; copy < 4; copy++) {
-          for (const f of voc) copyFileSync(join(VOC_IMAGES, f), join(images, `${copy}_${f}`));
-        }
-        const files = readdirSync(images)
-          .sort()
-          .map((f) => join(images, f));
-        const runDir = await benchRun(work, folderSize);
-        const t0 = performance.now();
-        const onnx = await cachedOnnx(runDir, 'best');
-        console.log(
-          `export of the checkpoint (once per checkpoint, then cached): ${fmt(performance.now() - t0)}`,
-        );
-        const status = await ortStatus({ ...process.env, SEGSCOPE_ORT_THREADS: String(threads) });
-        const segmenter = {
-          ort: await createOrtModel(onnx, status),
-          inputSize: folderSize,
-          normalization: getModelSpec('unet-vgg16').normalization,
-        };
-        const colormap = vocColormap();
-        // Each side's first pass is a warm-up of its own (session and allocator, PyTorch's primitives).
-        const r = await alternate(
-          Math.max(1, repeats - 1),
-          () => timedMs(() => predictFiles(segmenter, files, join(work, 'ours'), colormap, false, () => {})),
-          () => ms(py, { op: 'folder', size: folderSize, in: images, out: join(work, 'theirs') }),
-        );
-        await segmenter.ort.release();
-        rows.push({
-          work: `folder of ${files.length} VOC images at ${folderSize}²`,
-          ours: r.ours,
-          theirs: r.theirs,
-          target: 1.2,
-        });
-        console.log(
-          `folder of ${files.length} images: Segscope ${fmt(r.ours)} [${fmtAll(r.oursAll)}], ` +
-            `PyTorch ${fmt(r.theirs)} [${fmtAll(r.theirsAll)}]`,
-        );
-      } finally {
-        rmSync(work, { recursive: true, force: true });
-      }
-    }
+    if (!onlyTrain) rows.push(await folderBench(py, threads, repeats, folderSize));
 
     const counts = [...new Set([1, threads, os.availableParallelism()])].sort((a, b) => a - b);
     const configs: { n: number; env: NodeJS.ProcessEnv; label: string }[] = counts.map((n) => ({

@@ -24,17 +24,9 @@ export interface Sample {
  * An image over the pixel limit is refused from its header, before it is decoded.
  */
 export async function readRgb(path: string): Promise<RgbImage> {
-  let size;
   try {
-    size = await sharp(path, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new Error(`${path}: is not a readable image (${(err as Error).message})`, { cause: err });
-  }
-  if ((size.width ?? 0) * (size.height ?? 0) > MAX_IMAGE_PIXELS) {
-    throw new Error(`${path}: is ${size.width}×${size.height}, ${describePixelLimit()}`);
-  }
-  try {
-    const { data, info } = await sharp(path)
+    // sharp checks its pixel limit against the header, before it decodes anything.
+    const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()
@@ -46,7 +38,9 @@ export async function readRgb(path: string): Promise<RgbImage> {
       data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     };
   } catch (err) {
-    throw new Error(`${path}: is not a readable image (${(err as Error).message})`, { cause: err });
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) throw new Error(`${path}: is ${describePixelLimit()}`, { cause: err });
+    throw new Error(`${path}: is not a readable image (${message})`, { cause: err });
   }
 }
 

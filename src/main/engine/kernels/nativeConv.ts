@@ -8,7 +8,7 @@
 // does, before it uses a second core. Threads in wasm would keep XNNPACK's slower kernels; workers would
 // copy the model and every batch and average gradients, and still run XNNPACK.
 import * as tf from '@tensorflow/tfjs-core';
-import { availableParallelism } from 'node:os';
+import { ortMode, ortThreads } from '../onnx/runtime';
 import { createSyncSession, loadSyncBinding, type SyncSession } from '../onnx/syncSession';
 import type { WasmBackendLike } from './kernelScope';
 import {
@@ -45,8 +45,8 @@ function clearSessions(): void {
 let setUpFrom: string | null = null;
 
 /**
- * Decides whether the wasm backend's convolutions run on ONNX Runtime: SEGSCOPE_ORT=off keeps them on
- * wasm, and so does a wasm backend on `wasmThreads` > 1 (the threaded build's heap is a
+ * Decides whether the wasm backend's convolutions run on ONNX Runtime: SEGSCOPE_ORT=off (or a value
+ * ortMode refuses) keeps them on wasm, and so does a wasm backend on `wasmThreads` > 1 (the threaded build's heap is a
  * SharedArrayBuffer, which ONNX Runtime's binding refuses); SEGSCOPE_ORT_THREADS caps the threads
  * (default: every core). Called each time wasm is chosen; with unchanged settings it keeps the sessions
  * and the status. Never throws; the status says why when the answer is no.
@@ -55,11 +55,17 @@ export function setUpNativeConvs(env: NodeJS.ProcessEnv = process.env, wasmThrea
   const from = `${env.SEGSCOPE_ORT ?? ''}|${env.SEGSCOPE_ORT_THREADS ?? ''}|${wasmThreads}`;
   if (from === setUpFrom) return status;
   setUpFrom = from;
-  const wanted = Number(env.SEGSCOPE_ORT_THREADS);
-  const threads = Number.isInteger(wanted) && wanted >= 1 ? wanted : availableParallelism();
+  const threads = ortThreads(env);
   clearSessions();
   usable = false;
-  if ((env.SEGSCOPE_ORT ?? '').toLowerCase() === 'off') {
+  let mode;
+  try {
+    mode = ortMode(env);
+  } catch (err) {
+    status = { enabled: false, threads, reason: `${(err as Error).message}: convolutions run on wasm` };
+    return status;
+  }
+  if (mode === 'off') {
     status = { enabled: false, threads, reason: 'SEGSCOPE_ORT=off: convolutions run on wasm' };
     return status;
   }

@@ -45,11 +45,18 @@ async function load(): Promise<{ ort: typeof Ort | null; error?: string }> {
   return loading;
 }
 
+/**
+ * Intra-op threads for ONNX Runtime's sessions: SEGSCOPE_ORT_THREADS caps them (say, on a machine shared
+ * with other work); else every core.
+ */
+export function ortThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const wanted = Number(env.SEGSCOPE_ORT_THREADS);
+  return Number.isInteger(wanted) && wanted >= 1 ? wanted : availableParallelism();
+}
+
 /** Whether ONNX Runtime will run Segscope's inference here, and why (not). Never throws. */
 export async function ortStatus(env: NodeJS.ProcessEnv = process.env): Promise<OrtStatus> {
-  // SEGSCOPE_ORT_THREADS caps the threads (say, on a machine shared with other work); else every core.
-  const wanted = Number(env.SEGSCOPE_ORT_THREADS);
-  const threads = Number.isInteger(wanted) && wanted >= 1 ? wanted : availableParallelism();
+  const threads = ortThreads(env);
   let mode: OrtMode;
   try {
     mode = ortMode(env);

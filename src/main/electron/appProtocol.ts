@@ -35,11 +35,26 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** The file under `root` that an app URL names, or null when the URL is foreign or leaves `root`. */
+/** Thrown for an app URL that names no path at all (a malformed escape); answered with 400. */
+export class MalformedUrl extends Error {}
+
+/**
+ * The file under `root` that an app URL names, or null when the URL is foreign or leaves `root`.
+ *
+ * @throws MalformedUrl when the URL cannot be parsed or its path holds a malformed escape (`%E0%A4%A`).
+ */
 export function appFile(root: string, url: string): string | null {
-  const parsed = new URL(url);
+  let parsed: URL;
+  let path: string;
+  try {
+    parsed = new URL(url);
+    path = decodeURIComponent(parsed.pathname);
+  } catch (err) {
+    throw new MalformedUrl(`${url}: ${(err as Error).message}`);
+  }
   if (parsed.protocol !== `${APP_SCHEME}:` || parsed.host !== 'app') return null;
-  const file = resolve(root, `.${decodeURIComponent(parsed.pathname)}`);
+  if (path.includes('\0')) return null;
+  const file = resolve(root, `.${path}`);
   const rel = relative(root, file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? file : null;
 }
@@ -47,9 +62,22 @@ export function appFile(root: string, url: string): string | null {
 /** Serves `root` (the built renderer) on the app scheme. Call once, after the app is ready. */
 export function handleAppProtocol(root: string): void {
   protocol.handle(APP_SCHEME, async (request) => {
-    const file = appFile(root, request.url);
+    let file: string | null;
+    try {
+      file = appFile(root, request.url);
+    } catch (err) {
+      if (!(err instanceof MalformedUrl)) throw err;
+      return new Response('bad request: the URL path holds a malformed escape', {
+        status: 400,
+        headers: { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' },
+      });
+    }
     const body = file ? await readFile(file).catch(() => null) : null;
-    if (!file || !body) return new Response('not found', { status: 404 });
+    if (!file || !body)
+      return new Response('not found', {
+        status: 404,
+        headers: { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' },
+      });
     return new Response(new Uint8Array(body), {
       headers: {
         'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',

@@ -30,22 +30,37 @@ export function mediaUrl(kind: MediaKind, id: string): string {
 /** `allowedOrigins` are the page origins that may read media pixels: the app's, and the dev server's. */
 export function handleMediaProtocol(session: WorkbenchSession, allowedOrigins: readonly string[]): void {
   protocol.handle(MEDIA_SCHEME, async (request) => {
-    const url = new URL(request.url);
     const origin = request.headers.get('origin');
-    const cors: Record<string, string> =
-      origin && allowedOrigins.includes(origin)
+    // nosniff: a file served as image/png is never run as anything else, whatever bytes it holds.
+    const cors: Record<string, string> = {
+      'x-content-type-options': 'nosniff',
+      ...(origin && allowedOrigins.includes(origin)
         ? { 'access-control-allow-origin': origin, vary: 'origin' }
-        : {};
+        : {}),
+    };
+    let url: URL;
+    let id: string;
+    try {
+      url = new URL(request.url);
+      id = decodeURIComponent(url.pathname.slice(1));
+    } catch {
+      return new Response('bad request: the URL holds a malformed escape', {
+        status: 400,
+        headers: { ...cors, 'content-type': 'text/plain' },
+      });
+    }
     try {
       if (url.host !== 'image' && url.host !== 'thumb' && url.host !== 'mask')
         throw new Error(`unknown media kind ${url.host}`);
-      const id = decodeURIComponent(url.pathname.slice(1));
       const file = await net.fetch(pathToFileURL(await session.mediaFile(url.host, id)).href);
       const headers = new Headers(file.headers);
       for (const [k, v] of Object.entries(cors)) headers.set(k, v);
       return new Response(file.body, { status: file.status, headers });
     } catch (err) {
-      return new Response(toWireError(err).message, { status: 404, headers: cors });
+      return new Response(toWireError(err).message, {
+        status: 404,
+        headers: { ...cors, 'content-type': 'text/plain' },
+      });
     }
   });
 }

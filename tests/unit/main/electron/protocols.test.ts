@@ -74,6 +74,16 @@ describe('app protocol', () => {
     expect((await app('segscope-app://other/index.html')).status).toBe(404);
     expect((await app('segscope-app://app/missing.js')).status).toBe(404);
   });
+
+  it('answers a malformed escape with 400 instead of throwing URIError out of the handler', async () => {
+    for (const path of ['%E0%A4%A', '%', 'assets/%zz.js', '%C0%AF']) {
+      const res = await app(`segscope-app://app/${path}`);
+      expect(res.status, path).toBe(400);
+      expect(await res.text()).toContain('malformed escape');
+    }
+    const { appFile, MalformedUrl } = await import('../../../../src/main/electron/appProtocol');
+    expect(() => appFile(root, 'segscope-app://app/%E0%A4%A')).toThrow(MalformedUrl);
+  });
 });
 
 describe('media protocol', () => {
@@ -88,5 +98,17 @@ describe('media protocol', () => {
     const other = await media('segscope-media://image/2007_000032', 'https://example.com');
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect((await media('segscope-media://image/nope', 'segscope-app://app')).status).toBe(404);
+  });
+
+  it('sends nosniff with every answer, and 400 for a malformed escape', async () => {
+    const res = await media('segscope-media://image/2007_000032', 'segscope-app://app');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const missing = await media('segscope-media://image/nope');
+    expect(missing.headers.get('x-content-type-options')).toBe('nosniff');
+    const bad = await media('segscope-media://image/%E0%A4%A', 'segscope-app://app');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(bad.headers.get('access-control-allow-origin')).toBe('segscope-app://app');
   });
 });

@@ -146,10 +146,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         if (id === null) throw new Error(`${media[2]}: not a valid image id`);
         file = await session.mediaFile(media[1] as MediaKind, id);
       } catch (err) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end(toWireError(err).message);
+        res
+          .writeHead(404, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' })
+          .end(toWireError(err).message);
         return;
       }
-      await sendFile(res, file, { 'cache-control': 'private, max-age=60' });
+      // nosniff: a planted file served as image/png must never be run as a script or page.
+      await sendFile(res, file, {
+        'cache-control': 'private, max-age=60',
+        'x-content-type-options': 'nosniff',
+      });
       return;
     }
     const file = staticPath(opts.staticDir, path);

@@ -45,6 +45,25 @@ export interface DatasetSummary {
   splits: { name: string; count: number }[];
   /** Images listed in no split. */
   unlistedCount: number;
+  /**
+   * Workspace files that could not be used as they are on disk. The part each one holds is read-only
+   * until the user resets that file (`workspace:reset`) or fixes it; nothing overwrites it meanwhile.
+   */
+  workspaceProblems: WorkspaceProblem[];
+}
+
+/** The JSON files of a dataset's workspace (`<dataset>/.segscope/`) that hold the user's state. */
+export const WORKSPACE_FILES = ['review.json', 'classes.json', 'labels.json', 'attached-runs.json'] as const;
+/** One of {@link WORKSPACE_FILES}. */
+export type WorkspaceFileName = (typeof WORKSPACE_FILES)[number];
+
+/** A workspace file that is damaged (not JSON, cut short, of the wrong shape) or cannot be read. */
+export interface WorkspaceProblem {
+  file: WorkspaceFileName;
+  /** Absolute path of the file. */
+  path: string;
+  /** What is wrong with it, naming the file, e.g. `…/review.json: done: expected array, received number`. */
+  message: string;
 }
 
 /** What opening a folder found: a dataset, or a VOCdevkit holding several from which to choose. */
@@ -256,6 +275,14 @@ const rgb = z.tuple([
   z.number().int().min(0).max(255),
   z.number().int().min(0).max(255),
 ]);
+/** A class name as the user may set it. */
+const className = z.string().min(1).max(100);
+
+/**
+ * A user's rename or recolour of one class, as `classes:update` accepts it and as the workspace's
+ * `classes.json` must hold it: a colour is three bytes, never a name like `"red"`; a name is a string.
+ */
+export const classEdit = z.object({ name: className.optional(), color: rgb.optional() }).strict();
 
 /**
  * Request schemas, one per method, keyed `domain:verb`. Main validates every payload against these
@@ -308,10 +335,16 @@ export const requests = {
   'classes:update': z
     .object({
       index: z.number().int().min(0).max(254),
-      name: z.string().min(1).max(100).optional(),
+      name: className.optional(),
       color: rgb.optional(),
     })
     .strict(),
+  /**
+   * Replaces a damaged workspace file (see `DatasetSummary.workspaceProblems`) with an empty one, after
+   * copying it to `.segscope/backup/workspace/`; resolves to the summary without that problem. A file
+   * that has been fixed on disk meanwhile is read as it is, and nothing is reset.
+   */
+  'workspace:reset': z.object({ file: z.enum(WORKSPACE_FILES) }).strict(),
   /** The label map of an image. Security: the id must be an image of the open dataset. */
   'labels:read': z.object({ id: imageId }).strict(),
   /**
@@ -433,6 +466,7 @@ export interface Responses {
   'dataset:check': CheckReport;
   'dataset:setReview': { updated: number };
   'classes:update': DatasetSummary;
+  'workspace:reset': DatasetSummary;
   'labels:read': LabelData;
   'labels:save': SaveResult;
   'engine:status': EngineStatus;

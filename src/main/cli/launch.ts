@@ -141,7 +141,7 @@ export function diagnoseStartup(
   const { code, signal, stderr } = exit;
   const library = /error while loading shared libraries: ([^:\s]+)/.exec(stderr)?.[1];
   if (library) {
-    const pkg = LIBRARY_PACKAGES[library];
+    const pkg = Object.hasOwn(LIBRARY_PACKAGES, library) ? LIBRARY_PACKAGES[library] : undefined;
     return pkg
       ? `the system library ${library} is missing; install it (Debian/Ubuntu: sudo apt-get install ${pkg})`
       : `the system library ${library} is missing; install the package that provides it`;

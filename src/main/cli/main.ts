@@ -25,7 +25,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
   const [command, ...rest] = argv;
   try {
     if (command === '--help' || command === '-h' || command === 'help') return help();
-    if (command && COMMAND_HELP[command] && (rest.includes('--help') || rest.includes('-h'))) {
+    if (command && Object.hasOwn(COMMAND_HELP, command) && (rest.includes('--help') || rest.includes('-h'))) {
       console.log(COMMAND_HELP[command]);
       return 0;
     }

@@ -283,7 +283,12 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   await makeDir(join(job.runDir, 'checkpoints'));
 
   const cache = new SampleCache({
-    imagePath: (id) => join(job.datasetRoot, 'JPEGImages', job.imageFiles[id] ?? `${id}.jpg`),
+    imagePath: (id) =>
+      join(
+        job.datasetRoot,
+        'JPEGImages',
+        Object.hasOwn(job.imageFiles, id) ? job.imageFiles[id]! : `${id}.jpg`,
+      ),
     labelPath: (id) => join(job.datasetRoot, job.labelDir, `${id}.png`),
     colormap: Uint8Array.from(job.colormap),
   });

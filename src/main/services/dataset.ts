@@ -1,7 +1,7 @@
 // An open dataset: its index, classes and workspace, the filtered image list, and the only place
 // that turns an image id into a file path. Plain Node, main process.
 import { join } from 'node:path';
-import type { DatasetSummary, ImageFilter, ReviewStatus } from '../../shared/api';
+import type { DatasetSummary, ImageFilter, ReviewStatus, WorkspaceFileName } from '../../shared/api';
 import type { ClassDef } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
 import { sweepTempFiles } from './atomicFile';
@@ -95,6 +95,11 @@ export class Dataset {
     await this.workspace.editClass(index, edit);
   }
 
+  /** Resets damaged workspace file `file` (backing it up first); see Workspace.reset. */
+  resetWorkspaceFile(file: WorkspaceFileName): Promise<string | null> {
+    return this.workspace.reset(file);
+  }
+
   summary(): DatasetSummary {
     const splits = [...this.index.splits].map(([name, ids]) => ({
       name,
@@ -111,6 +116,7 @@ export class Dataset {
       classSource: this.classSource,
       splits,
       unlistedCount: unlisted,
+      workspaceProblems: this.workspace.problems(),
     };
   }
 

@@ -75,6 +75,11 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       updated();
       return session.dataset.summary();
     },
+    'workspace:reset': async ({ file }) => {
+      await session.dataset.resetWorkspaceFile(file);
+      updated();
+      return session.dataset.summary();
+    },
     'labels:read': async ({ id }) => readLabel(session.dataset, id),
     'labels:save': async (req) => {
       const result = await saveLabel(session.dataset, req);

@@ -18,6 +18,7 @@ import { WorkbenchError } from '../../shared/errors';
 import { writeJsonAtomic } from './atomicFile';
 import { assertRealInside } from './safePath';
 import { WORKSPACE_DIR } from './workspace';
+import { readWorkspaceFile } from './workspaceFiles';
 
 export function runsDir(root: string): string {
   return join(root, WORKSPACE_DIR, 'runs');
@@ -176,7 +177,7 @@ async function readBatchLosses(dir: string): Promise<{ step: number; loss: numbe
 export async function listRuns(root: string): Promise<RunSummary[]> {
   const dir = await safeRunsDir(root);
   const names = await readdir(dir).catch(() => [] as string[]);
-  const attached = Object.entries(await readAttached(root));
+  const attached = [...(await readAttached(root)).runs];
   const runs = await Promise.all([
     ...names.map((name) => readRun(join(dir, name), name)),
     ...attached.map(([id, path]) => readRun(path, id)),
@@ -186,15 +187,35 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
 
 /**
  * Run folders trained elsewhere (`segscope train --out …`) that the user opened with this dataset, by
- * id: `<dataset>/.segscope/attached-runs.json`. Only folders the user chose are listed here.
+ * id: `<dataset>/.segscope/attached-runs.json`. Only folders the user chose are listed here. A Map, so
+ * that a run id like `constructor` is only ever a key.
  */
 const ATTACHED_FILE = 'attached-runs.json';
 
-async function readAttached(root: string): Promise<Record<string, string>> {
-  const file = await readJson<{ version: 1; runs: Record<string, string> }>(
-    join(root, WORKSPACE_DIR, ATTACHED_FILE),
-  );
-  return file?.runs ?? {};
+interface Attached {
+  runs: Map<string, string>;
+  /** Set when attached-runs.json is damaged: its runs are not listed, and it is not written. */
+  problem: string | null;
+}
+
+async function readAttached(root: string): Promise<Attached> {
+  const read = await readWorkspaceFile(join(root, WORKSPACE_DIR), 'attached-runs.json');
+  if (!read.ok) return { runs: new Map(), problem: read.problem.message };
+  return { runs: new Map(Object.entries(read.value.runs)), problem: null };
+}
+
+/** Writes the attached runs; refused while the file is damaged, so nothing in it is lost. */
+async function writeAttached(root: string, attached: Attached): Promise<void> {
+  if (attached.problem) {
+    throw new WorkbenchError(
+      'bad-file',
+      `${attached.problem}; the attached runs are read-only until you fix that file or reset it`,
+    );
+  }
+  await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), {
+    version: 1,
+    runs: Object.fromEntries(attached.runs),
+  });
 }
 
 /**
@@ -207,19 +228,19 @@ export async function attachRun(root: string, path: string): Promise<string> {
     throw new WorkbenchError('not-found', `${dir}: not a Segscope run folder (it has no config.json)`);
   const own = relative(runsDir(root), dir);
   if (own && !own.startsWith('..') && !own.includes('/') && !own.includes('\\')) return own;
-  const runs = await readAttached(root);
-  const known = Object.entries(runs).find(([, p]) => p === dir);
+  const attached = await readAttached(root);
+  const known = [...attached.runs].find(([, p]) => p === dir);
   if (known) return known[0];
-  const base =
+  const cleaned =
     basename(dir)
       .replace(/[^A-Za-z0-9._-]/g, '-')
       .replace(/^\.+/, '') || 'run';
+  // JSON readers drop a `__proto__` key, so that one id would be lost on the next read.
+  const base = cleaned === '__proto__' ? 'run-__proto__' : cleaned;
   let id = base;
-  for (let n = 2; runs[id] || (await exists(join(runsDir(root), id))); n++) id = `${base}-${n}`;
-  await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), {
-    version: 1,
-    runs: { ...runs, [id]: dir },
-  });
+  for (let n = 2; attached.runs.has(id) || (await exists(join(runsDir(root), id))); n++) id = `${base}-${n}`;
+  attached.runs.set(id, dir);
+  await writeAttached(root, attached);
   return id;
 }
 
@@ -229,7 +250,7 @@ export async function runFolder(root: string, id: string): Promise<string> {
     throw new WorkbenchError('bad-request', `${JSON.stringify(id)}: not a run id`);
   }
   // A run attached from elsewhere lives where the user keeps it; the dataset's own stay inside it.
-  const attached = (await readAttached(root))[id];
+  const attached = (await readAttached(root)).runs.get(id);
   const dir = attached ?? join(await safeRunsDir(root), id);
   if (!attached) await assertRealInside(root, dir);
   if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
@@ -293,10 +314,9 @@ export async function assertNotRunning(dir: string): Promise<void> {
  */
 export async function deleteRun(root: string, id: string): Promise<string> {
   const dir = await runFolder(root, id);
-  const runs = await readAttached(root);
-  if (runs[id]) {
-    delete runs[id];
-    await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), { version: 1, runs });
+  const attached = await readAttached(root);
+  if (attached.runs.delete(id)) {
+    await writeAttached(root, attached);
     return dir;
   }
   await rm(dir, { recursive: true, force: true });

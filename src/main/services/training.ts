@@ -60,8 +60,10 @@ export class TrainingService {
   makeJob(ds: Dataset, settings: TrainSettings, runDir: string, resume: boolean): TrainJob {
     const trainIds = labelledIds(ds, settings.split);
     const valIds = settings.valSplit ? labelledIds(ds, settings.valSplit) : [];
-    const imageFiles: Record<string, string> = {};
-    for (const id of [...trainIds, ...valIds]) imageFiles[id] = ds.imageFile(id);
+    // fromEntries defines each id as its own key: an image named `__proto__` stays an entry.
+    const imageFiles: Record<string, string> = Object.fromEntries(
+      [...trainIds, ...valIds].map((id) => [id, ds.imageFile(id)]),
+    );
     const classes = ds.classes();
     return {
       settings,
@@ -103,7 +105,12 @@ export class TrainingService {
       if (inSplit.has(id) || !ds.hasLabel(id)) continue;
       inSplit.add(id);
       job.trainIds.push(id);
-      job.imageFiles[id] = ds.imageFile(id);
+      Object.defineProperty(job.imageFiles, id, {
+        value: ds.imageFile(id),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.

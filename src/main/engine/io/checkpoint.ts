@@ -94,7 +94,7 @@ const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, com
 function manifestBytes(specs: tf.io.WeightsManifestEntry[]): number {
   return specs.reduce((sum, w) => {
     if (w.quantization) throw new Error(`weight ${w.name} is quantized, which Segscope never writes`);
-    const per = DTYPE_BYTES[w.dtype];
+    const per = Object.hasOwn(DTYPE_BYTES, w.dtype) ? DTYPE_BYTES[w.dtype] : undefined;
     if (per === undefined) throw new Error(`weight ${w.name} has an unknown dtype ${w.dtype}`);
     return sum + w.shape.reduce((n, d) => n * d, 1) * per;
   }, 0);

@@ -48,12 +48,14 @@ export function emptyContent<F extends WorkspaceFileName>(file: F): WorkspaceCon
 export type WorkspaceRead<F extends WorkspaceFileName> =
   { ok: true; value: WorkspaceContent<F> } | { ok: false; problem: WorkspaceProblem };
 
-/** The first schema issue, said as `where: what` (`done: expected array, received number`). */
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return 'does not match its schema';
-  const where = issue.path.map(String).join('.');
-  return where ? `${where}: ${issue.message}` : issue.message;
+/** The schema's first few issues, each said as `where: what` (`done: expected array, received number`). */
+function describeIssues(error: z.ZodError): string {
+  const said = error.issues.slice(0, 3).map((issue) => {
+    const where = issue.path.map(String).join('.');
+    return where ? `${where}: ${issue.message}` : issue.message;
+  });
+  const more = error.issues.length - said.length;
+  return (said.join('; ') || 'does not match its schema') + (more > 0 ? `; and ${more} more` : '');
 }
 
 /** Reads and checks workspace file `file` of the workspace folder `dir`; never throws. */
@@ -81,7 +83,7 @@ export async function readWorkspaceFile<F extends WorkspaceFileName>(
     return problem(`is not valid JSON, perhaps cut short (${(err as Error).message})`);
   }
   const parsed = WORKSPACE_SCHEMAS[file].safeParse(json);
-  if (!parsed.success) return problem(`is not a Segscope ${file} (${describeIssue(parsed.error)})`);
+  if (!parsed.success) return problem(`is not a Segscope ${file} (${describeIssues(parsed.error)})`);
   return { ok: true, value: parsed.data as WorkspaceContent<F> };
 }
 

@@ -9,6 +9,8 @@ import type {
   ImageItem,
   OpenResult,
   ReviewStatus,
+  WorkspaceFileName,
+  WorkspaceProblem,
 } from '../../../shared/api';
 import { api } from '../api';
 import { useAppStore } from './app';
@@ -250,6 +252,27 @@ export const useDatasetStore = defineStore('dataset', () => {
     }
   }
 
+  /**
+   * Damaged workspace files the user chose to keep read-only, by path: their banner is hidden for this
+   * dataset until the file changes its problem. Nothing on disk changes either way.
+   */
+  const keptReadOnly = ref(new Set<string>());
+  const workspaceProblems = computed(() =>
+    (summary.value?.workspaceProblems ?? []).filter((p) => !keptReadOnly.value.has(p.message)),
+  );
+  function keepReadOnly(problem: WorkspaceProblem): void {
+    keptReadOnly.value = new Set([...keptReadOnly.value, problem.message]);
+  }
+  /** Backs the damaged file up in the workspace and replaces it with an empty one (main does both). */
+  async function resetWorkspaceFile(file: WorkspaceFileName): Promise<void> {
+    try {
+      summary.value = await api()['workspace:reset']({ file });
+      await reload();
+    } catch (err) {
+      app.report(err);
+    }
+  }
+
   /** Updates one row in place after its label or review status changed. */
   function patchItem(id: string, change: Partial<ImageItem>): void {
     for (const items of pages.value.values()) {
@@ -281,6 +304,9 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   return {
     summary,
+    workspaceProblems,
+    keepReadOnly,
+    resetWorkspaceFile,
     filter,
     total,
     pages,

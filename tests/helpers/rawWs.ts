@@ -36,8 +36,8 @@ export function frame(
   return Buffer.concat([Buffer.from(head), Buffer.from(key), body]);
 }
 
-/** Parses the first complete server frame in `buf` (server frames are never masked). */
-function firstFrame(buf: Buffer): { opcode: number; payload: Buffer; size: number } | null {
+/** Parses the first complete server frame in `buf` (server frames are never masked); null until one is whole. */
+export function firstFrame(buf: Buffer): { opcode: number; payload: Buffer; size: number } | null {
   if (buf.length < 2) return null;
   let len = buf[1]! & 0x7f;
   let at = 2;

@@ -40,6 +40,42 @@ export const CLIENT_LIMITS: ClientLimits = {
   dropBytes: 4 * MAX_FRAME_BYTES,
 };
 
+/** How much all clients together may hold of the server's memory, whatever each one does. */
+export interface ServerCaps {
+  /** Open WebSockets; an upgrade beyond it is answered 503. */
+  maxClients: number;
+  /**
+   * Answers queued for all clients together. Past it, the client with the most unread is closed
+   * (1013, with a reason), so clients that never read cannot add up to more than this.
+   */
+  maxQueuedBytes: number;
+  /** Requests unanswered across all clients; at it, the server reads no client's next frame. */
+  maxInFlight: number;
+}
+
+export const SERVER_CAPS: ServerCaps = {
+  maxClients: 64,
+  maxQueuedBytes: 192 * 1024 * 1024,
+  maxInFlight: 64,
+};
+
+/** Close code for a client refused for the server's load (RFC 6455's "Try Again Later"). */
+export const CLOSE_BUSY = 1013;
+
+/** How long a client closed for the queue cap has to read up to its close frame before it is ended. */
+const CLOSE_GRACE_MS = 5000;
+
+/** The server's load now, for tests and diagnostics. */
+export interface ServerLoad {
+  clients: number;
+  queuedBytes: number;
+  inFlight: number;
+  /** Clients closed so far because the queued bytes passed the cap. */
+  closedForQueue: number;
+  /** Upgrades refused so far because the client cap was reached. */
+  refusedForClients: number;
+}
+
 export interface ServeOptions {
   session: WorkbenchSession;
   /** Folder of the built renderer (index.html and assets). */
@@ -51,12 +87,16 @@ export interface ServeOptions {
   throttle?: ThrottleOptions;
   /** Per-client memory limits (tests make them small). */
   limits?: ClientLimits;
+  /** Limits on all clients together. */
+  caps?: ServerCaps;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
   token: string;
+  /** The load now: clients, bytes queued for them, requests in flight. */
+  load(): ServerLoad;
   close(): Promise<void>;
 }
 
@@ -77,6 +117,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const { session } = opts;
   const throttle = new AuthThrottle(opts.throttle);
   const limits = opts.limits ?? CLIENT_LIMITS;
+  const caps = opts.caps ?? SERVER_CAPS;
+  let inFlightTotal = 0;
+  let closedForQueue = 0;
+  let refusedForClients = 0;
+  /** Each open socket's read regulator, run again when the server-wide load falls. */
+  const regulators = new Set<() => void>();
   // Set once listening: the cookie is named after the port.
   let cookie = '';
   const handlers = createHandlers(session, {
@@ -107,6 +153,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     403: 'Forbidden',
     404: 'Not Found',
     429: 'Too Many Requests',
+    503: 'Service Unavailable',
   } as const;
   const REASONS = {
     400: '400: the request target is not a path this server understands',
@@ -114,6 +161,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     403: '403: refused: the Host or Origin is not this server',
     404: '404: not found',
     429: '429: too many wrong tokens from this address; wait and try again',
+    503: `503: the server already serves ${caps.maxClients} clients, its limit; close a tab or window and try again`,
   } as const;
 
   const http = createServer((req, res) => {
@@ -175,6 +223,53 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  let upgrading = 0;
+
+  /** Clients already ended for the queue cap; their sockets are gone even before `ws` says so. */
+  const ended = new WeakSet<WebSocket>();
+
+  /** Bytes queued for every client not yet ended, those told to go included (they still hold them). */
+  function queuedBytes(): number {
+    let total = 0;
+    for (const client of wss.clients) if (!ended.has(client)) total += client.bufferedAmount;
+    return total;
+  }
+
+  /** Ends a client now, so what is queued for it is freed. */
+  function end(client: WebSocket): void {
+    ended.add(client);
+    client.terminate();
+  }
+
+  /**
+   * Keeps the answers queued for all clients under the cap. While they are over it, clients already told
+   * to go are ended first (they had their reason), then the open client with the most unread is closed
+   * with a reason, and ended after a grace period if it does not read up to it.
+   */
+  function enforceQueueCap(): void {
+    let total = queuedBytes();
+    if (total <= caps.maxQueuedBytes) return;
+    const byUnread = [...wss.clients]
+      .filter((c) => !ended.has(c))
+      .sort((a, b) => b.bufferedAmount - a.bufferedAmount);
+    for (const client of byUnread) {
+      if (total <= caps.maxQueuedBytes) return;
+      if (client.readyState !== client.CLOSING) continue;
+      total -= client.bufferedAmount;
+      end(client);
+    }
+    for (const client of byUnread) {
+      if (total <= caps.maxQueuedBytes) return;
+      if (client.readyState !== client.OPEN) continue;
+      total -= client.bufferedAmount;
+      closedForQueue++;
+      client.close(
+        CLOSE_BUSY,
+        `server busy: ${Math.round(total / 2 ** 20)} MiB of answers wait for other clients; this one read least`,
+      );
+      setTimeout(() => end(client), CLOSE_GRACE_MS).unref();
+    }
+  }
 
   /** Answers a refused upgrade on the raw socket and closes it. */
   function refuseUpgrade(socket: Duplex, status: keyof typeof REFUSALS): void {
@@ -196,7 +291,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (url!.pathname !== '/ws') return refuseUpgrade(socket, 404);
       // A page of another site (or a sandboxed frame, whose Origin is `null`) must not use the cookie.
       if (!sameOrigin(req.headers.origin, req.headers.host)) return refuseUpgrade(socket, 403);
-      wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws));
+      // Handshakes under way count too, or a burst of them would all pass the check at once.
+      if (wss.clients.size + upgrading >= caps.maxClients) {
+        refusedForClients++;
+        return refuseUpgrade(socket, 503);
+      }
+      upgrading++;
+      let counted = true;
+      const done = (): void => {
+        if (counted) upgrading--;
+        counted = false;
+      };
+      socket.once('close', done);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        done();
+        serveSocket(ws);
+      });
     } catch {
       // Nothing above should throw; if something does, this one connection is refused, not the server.
       refuseUpgrade(socket, 400);
@@ -212,9 +322,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
     const frame = encodeMessage(message);
     ws.send(frame, { binary: typeof frame !== 'string' }, () => flushed.get(ws)?.());
+    enforceQueueCap();
   }
   /** Per socket, what to do when one of its frames has been written out. */
   const flushed = new WeakMap<WebSocket, () => void>();
+
+  /** Lets paused clients read again once the server-wide count of requests has room. */
+  function resumeAll(): void {
+    if (inFlightTotal >= caps.maxInFlight) return;
+    for (const regulate of regulators) regulate();
+  }
 
   function serveSocket(ws: WebSocket): void {
     // Protocol errors (bad UTF-8, RSV bits, unmasked or oversized frames…) are answered by `ws` with a
@@ -227,12 +344,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     /** Reads the client's next frames only while it has few calls pending and reads its answers. */
     function regulate(): void {
       if (ws.readyState !== ws.OPEN) return;
-      const busy = inFlight >= limits.maxInFlight || ws.bufferedAmount > limits.highWaterBytes;
+      const busy =
+        inFlight >= limits.maxInFlight ||
+        ws.bufferedAmount > limits.highWaterBytes ||
+        inFlightTotal >= caps.maxInFlight;
       if (busy && !ws.isPaused) ws.pause();
       if (!busy && ws.isPaused) ws.resume();
     }
     // Every frame written to the socket may have brought the queue below the high-water mark.
     flushed.set(ws, regulate);
+    regulators.add(regulate);
+    ws.on('close', () => {
+      regulators.delete(regulate);
+      inFlightTotal -= inFlight; // its answers are dropped when they come; the count goes with it now
+      inFlight = 0;
+      resumeAll();
+    });
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       let message: unknown;
@@ -263,9 +390,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         return;
       }
       inFlight++;
+      inFlightTotal++;
       regulate();
       void dispatch(handlers, method, payload).then((envelope) => {
+        if (ws.readyState !== ws.OPEN) return; // counted off when it closed
         inFlight--;
+        inFlightTotal--;
+        resumeAll();
         send(
           ws,
           envelope.ok
@@ -288,6 +419,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     url: `http://${shownHost}:${port}/?token=${encodeURIComponent(token)}`,
     port,
     token,
+    load: () => ({
+      clients: wss.clients.size,
+      queuedBytes: queuedBytes(),
+      inFlight: inFlightTotal,
+      closedForQueue,
+      refusedForClients,
+    }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -1,7 +1,7 @@
 // The folder browser of the start screen: the sub-folders of one folder, so that a browser user picks a
 // dataset without typing its path. Only folder names are listed, never files or their contents; like
 // every method it is served only to a client holding the token. Plain Node, main process.
-import { readdir, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FolderListing } from '../../shared/api';
@@ -10,6 +10,18 @@ import { WorkbenchError } from '../../shared/errors';
 /** At most this many folders are listed; a folder with more is cut short and says so. */
 export const MAX_FOLDERS = 2000;
 
+/**
+ * A folder holding more entries than this is refused after reading this many, without reading the rest:
+ * nobody browses it by scrolling, and reading (and sorting) 100k names would stall the call.
+ */
+export const MAX_ENTRIES = 20_000;
+
+/** A name as the file system holds it, or null when it is not UTF-8: such a folder could not be opened by name. */
+function utf8Name(raw: Buffer): string | null {
+  const name = raw.toString('utf8');
+  return Buffer.from(name, 'utf8').equals(raw) ? name : null;
+}
+
 async function isDir(path: string): Promise<boolean> {
   return stat(path).then(
     (s) => s.isDirectory(),
@@ -17,26 +29,43 @@ async function isDir(path: string): Promise<boolean> {
   );
 }
 
-/** The folders in `path` (the home folder when absent), hidden ones left out, sorted by name. */
-export async function listFolders(path: string | undefined): Promise<FolderListing> {
+/**
+ * The folders in `path` (the home folder when absent), hidden ones and names that are not UTF-8 left
+ * out, sorted by name; a folder of more than `maxEntries` entries is refused.
+ */
+export async function listFolders(
+  path: string | undefined,
+  maxEntries = MAX_ENTRIES,
+): Promise<FolderListing> {
   const dir = resolve(path?.trim() || homedir());
   const info = await stat(dir).catch(() => null);
   if (!info) throw new WorkbenchError('not-found', `${dir}: no such folder`);
   if (!info.isDirectory()) throw new WorkbenchError('bad-request', `${dir}: is a file, not a folder`);
-  let entries;
+  const folders: string[] = [];
+  let seen = 0;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    // Names are read as bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path that
+    // does not exist, so it is left out rather than listed and then failing to open.
+    const entries = await opendir(dir, { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+    for await (const e of entries) {
+      if (++seen > maxEntries) {
+        await entries.close().catch(() => undefined);
+        throw new WorkbenchError(
+          'bad-request',
+          `${dir}: holds more than ${maxEntries} entries, too many to list; type the path of the folder inside it`,
+        );
+      }
+      const name = utf8Name(e.name as unknown as Buffer);
+      if (name === null || name.startsWith('.')) continue;
+      // A link to a folder is a folder to the person browsing.
+      if (e.isDirectory() || (e.isSymbolicLink() && (await isDir(join(dir, name))))) folders.push(name);
+    }
   } catch (err) {
+    if (err instanceof WorkbenchError) throw err;
     throw new WorkbenchError(
       'bad-file',
       `${dir}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
     );
-  }
-  const folders: string[] = [];
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    // A link to a folder is a folder to the person browsing.
-    if (e.isDirectory() || (e.isSymbolicLink() && (await isDir(join(dir, e.name))))) folders.push(e.name);
   }
   folders.sort((a, b) => a.localeCompare(b));
   const parent = dirname(dir);

@@ -31,3 +31,26 @@ describe('listFolders', () => {
     expect((await listFolders('/')).parent).toBeNull();
   });
 });
+
+describe('listFolders on folders it could not open', () => {
+  it('leaves out a folder whose name is not UTF-8, which could not be opened by name', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'ok'));
+    // 0xff is never UTF-8: read as a string it would become U+FFFD, a path that does not exist.
+    mkdirSync(Buffer.concat([Buffer.from(`${dir}/bad-`), Buffer.from([0xff]), Buffer.from('-name')]));
+    const listing = await listFolders(dir);
+    expect(listing.folders).toEqual(['ok']);
+    for (const name of listing.folders) await expect(listFolders(join(dir, name))).resolves.toBeTruthy();
+  });
+
+  it('refuses a folder with more entries than the limit, naming it, without listing them', async () => {
+    // A low limit stands in for 100k folders, which take far longer to create than to refuse.
+    const dir = tempDir();
+    for (let i = 0; i < 60; i++) mkdirSync(join(dir, `f${i}`));
+    await expect(listFolders(dir, 50)).rejects.toThrow(
+      `${dir}: holds more than 50 entries, too many to list`,
+    );
+    await expect(listFolders(dir, 50)).rejects.toMatchObject({ code: 'bad-request' });
+    expect((await listFolders(dir, 60)).folders).toHaveLength(60);
+  });
+});

@@ -9,6 +9,7 @@ import {
   type TrainSettings,
   startingRunState,
 } from '../../shared/training';
+import type { EventName, Events } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
 import { heapProblem } from '../../shared/trainDefaults';
 import { writeJsonAtomic } from './atomicFile';
@@ -23,7 +24,6 @@ import {
   runFolder,
   safeRunsDir,
 } from './runs';
-import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
 export const CANCEL_GRACE_MS = 1500;
@@ -44,11 +44,20 @@ function labelledIds(ds: Dataset, split: string): string[] {
   return ids.filter((id) => ds.hasImage(id) && ds.hasLabel(id));
 }
 
+/**
+ * What training needs of the session that owns it: the open dataset and the event fan-out. An interface
+ * rather than the session class, so that this module does not import the session that imports it.
+ */
+export interface TrainingSession {
+  readonly dataset: Dataset;
+  emit<E extends EventName>(event: E, payload: Events[E]): void;
+}
+
 export class TrainingService {
   private active: Active | null = null;
 
   constructor(
-    private readonly session: WorkbenchSession,
+    private readonly session: TrainingSession,
     readonly engine: EngineHost,
   ) {}
 

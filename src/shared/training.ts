@@ -1,6 +1,7 @@
 // Training settings, progress and run records: what the panel and the CLI set, what the engine reports,
 // and what a run folder holds. Runs in any process.
 import { z } from 'zod';
+import { BACKEND_PREFERENCES, type BackendName } from './backends';
 import type { SegmentationMetrics } from './metrics';
 import {
   TRAIN_CHOICES,
@@ -10,12 +11,7 @@ import {
   type NumberSetting,
 } from './trainFields';
 
-/** A tfjs backend, fastest first. */
-export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
-
-/** Every backend preference, for validating what the panel and the CLI send. */
-export const BACKEND_PREFERENCES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { BACKEND_PREFERENCES, BACKENDS, type BackendName, type BackendPreference } from './backends';
 
 /** The GPU adapter the webgpu backend runs on, as the adapter reports it. */
 export interface GpuAdapterInfo {

@@ -1,11 +1,78 @@
-// What every model of the registry is, without building one: id, title, parameter count, conv layer
-// names and the input sizes the panel proposes. Building the big models takes seconds, so these facts
-// are recorded here and checked against the built models by tests/unit/main/engine/modelCatalog.test.ts.
-// Runs in any process.
+// The one table of model facts: for every model the engine can build, its id, title, parameter count,
+// size multiple, input scaling, backbone (and so which Keras weights it takes and which layers are its
+// encoder), Grad-CAM layers and default layer, and the input sizes the panel proposes. The engine's
+// registry adds only a builder per id; the catalog the renderer and `segscope models` list is derived
+// from this table. Building the big models takes seconds, so their facts are recorded here and checked
+// against the built models by tests/unit/main/engine/modelCatalog.test.ts. Runs in any process.
+
+/** Every model id, one per entry of `MODEL_FACTS`. */
+export type ModelId =
+  | 'unet'
+  | 'unet-small'
+  | 'unet-vgg16'
+  | 'fcn32s'
+  | 'fcn16s'
+  | 'fcn8s'
+  | 'deconvnet'
+  | 'deconvnet-4096'
+  | 'deeplabv3'
+  | 'deeplabv3-resnet18'
+  | 'fcn-resnet18';
+
+/**
+ * How RGB pixels 0..255 become model input.
+ * - `zero-one`: divided by 255.
+ * - `imagenet-caffe`: RGB → BGR, minus the ImageNet means (103.939, 116.779, 123.68); what Keras's VGG16
+ *   and ResNet50 ImageNet weights expect.
+ */
+export type Normalization = 'zero-one' | 'imagenet-caffe';
+
+/** The Keras ImageNet weights files Segscope can download and load (`weights:download`). */
+export type KerasWeights = 'vgg16' | 'resnet50';
+
+/** An ImageNet encoder whose layers follow the Keras applications' names. */
+export interface Backbone {
+  title: string;
+  /** The Keras weights file that fits it; null where Keras publishes none (ResNet-18). */
+  weights: KerasWeights | null;
+  /** Names of the encoder's layers, weighted or not: what `freezeEpochs` freezes. */
+  encoderLayer: RegExp;
+  /** Names of the layers a Keras weights file sets (convolutions and batch norms). */
+  kerasLayer: RegExp;
+}
+
+const RESNET_KERAS_LAYER = /^conv1_(?:conv|bn)$|^conv[2-5]_block\d+_[0-3]_(?:conv|bn)$/;
+
+/** Every backbone, by the id the models name it with. */
+export const BACKBONES = {
+  vgg16: {
+    title: 'VGG16',
+    weights: 'vgg16',
+    encoderLayer: /^block\d_/,
+    kerasLayer: /^block[1-5]_conv[1-3]$/,
+  },
+  resnet50: {
+    title: 'ResNet-50',
+    weights: 'resnet50',
+    encoderLayer: /^conv[1-5]_/,
+    kerasLayer: RESNET_KERAS_LAYER,
+  },
+  resnet18: {
+    title: 'ResNet-18',
+    weights: null,
+    encoderLayer: /^conv[1-5]_/,
+    kerasLayer: RESNET_KERAS_LAYER,
+  },
+} as const satisfies Record<string, Backbone>;
+
+export type BackboneId = keyof typeof BACKBONES;
+
+/** ResNet-50's bottleneck blocks have a third conv (`convN_blockM_3_conv`); ResNet-18's basic blocks do not. */
+export const RESNET_BOTTLENECK_LAYER = /^conv\d_block\d+_3_conv$/;
 
 /** One model the engine can build, as the model picker and `segscope models` list it. */
 export interface ModelInfo {
-  id: string;
+  id: ModelId;
   title: string;
   /** Parameters for 21 classes. */
   params: number;
@@ -22,6 +89,21 @@ export interface ModelInfo {
   activationsPerPixel: number;
   /** The input side the panel proposes on a CPU backend and on a GPU one. */
   defaultInputSize: { cpu: number; gpu: number };
+}
+
+/**
+ * DeconvNet's fc6/fc7 width in the registry. The paper's 4096 makes 252M parameters (1 GB of weights);
+ * even 1024 (82M) exhausts the wasm heap once Adam's moments and the gradients are added.
+ */
+export const DECONVNET_FC_WIDTH = 256;
+
+/** Everything the table records of a model: what the catalog lists, and what only the engine needs. */
+export interface ModelFacts extends ModelInfo {
+  normalization: Normalization;
+  /** The ImageNet encoder it is built on, or null (the U-Nets without one). */
+  backbone: BackboneId | null;
+  /** Backends whose memory cannot hold the model while it trains: training there is refused up front. */
+  tooLargeFor?: readonly string[];
 }
 
 /** The U-Nets' conv layers, the same at every width. */
@@ -115,7 +197,7 @@ const DECONVNET_LAYERS: string[] = [
 ];
 
 /** Every model, in the registry's order. */
-export const MODEL_CATALOG: readonly ModelInfo[] = [
+export const MODEL_FACTS: readonly ModelFacts[] = [
   {
     id: 'unet',
     title: 'U-Net (Ronneberger 2015, padded convs)',
@@ -125,6 +207,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: UNET_CONVS,
     activationsPerPixel: 902,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'zero-one',
+    backbone: null,
   },
   {
     id: 'unet-small',
@@ -135,6 +219,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: UNET_CONVS,
     activationsPerPixel: 134,
     defaultInputSize: { cpu: 128, gpu: 256 },
+    normalization: 'zero-one',
+    backbone: null,
   },
   {
     id: 'unet-vgg16',
@@ -156,6 +242,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     ],
     activationsPerPixel: 1148,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
   },
   {
     id: 'fcn32s',
@@ -166,6 +254,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: [...VGG16_CONVS, 'fc6', 'fc7', 'score_fr', 'upscore'],
     activationsPerPixel: 341,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
   },
   {
     id: 'fcn16s',
@@ -176,6 +266,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: [...VGG16_CONVS, 'fc6', 'fc7', 'score_fr', 'upscore2', 'score_pool4', 'upscore16'],
     activationsPerPixel: 341,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
   },
   {
     id: 'fcn8s',
@@ -196,16 +288,20 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     ],
     activationsPerPixel: 342,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
   },
   {
     id: 'deconvnet',
-    title: 'DeconvNet (VGG16 with batch norm, max-unpooling decoder; fc6/fc7 256 wide, 4096 in the paper)',
+    title: `DeconvNet (VGG16 with batch norm, max-unpooling decoder; fc6/fc7 ${DECONVNET_FC_WIDTH} wide, 4096 in the paper)`,
     params: 42413141,
     sizeMultiple: 32,
     camLayer: 'block5_conv3',
     convLayers: DECONVNET_LAYERS,
     activationsPerPixel: 1838,
     defaultInputSize: { cpu: 224, gpu: 448 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
   },
   {
     // Built only on a GPU: its 252M parameters are worked out from deconvnet's (the registry's
@@ -220,6 +316,10 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: DECONVNET_LAYERS,
     activationsPerPixel: 1860,
     defaultInputSize: { cpu: 224, gpu: 448 },
+    normalization: 'imagenet-caffe',
+    backbone: 'vgg16',
+    // 1 GB of weights, as much again for the gradients and twice that for Adam's moments: past wasm's 4 GB.
+    tooLargeFor: ['wasm'],
   },
   {
     id: 'deeplabv3',
@@ -292,6 +392,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     ],
     activationsPerPixel: 906,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'resnet50',
   },
   {
     id: 'deeplabv3-resnet18',
@@ -312,6 +414,8 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     ],
     activationsPerPixel: 274,
     defaultInputSize: { cpu: 256, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'resnet18',
   },
   {
     id: 'fcn-resnet18',
@@ -322,10 +426,36 @@ export const MODEL_CATALOG: readonly ModelInfo[] = [
     convLayers: [...RESNET18_CONVS, 'final_conv', 'transpose_conv'],
     activationsPerPixel: 220,
     defaultInputSize: { cpu: 320, gpu: 512 },
+    normalization: 'imagenet-caffe',
+    backbone: 'resnet18',
   },
 ];
+
+/** Every model as the model picker and `segscope models` list it: the table without the engine's facts. */
+export const MODEL_CATALOG: readonly ModelInfo[] = MODEL_FACTS.map(
+  ({ normalization: _n, backbone: _b, tooLargeFor: _t, ...info }) => info,
+);
+
+/** Every model id, in the table's order. */
+export const MODEL_IDS: readonly ModelId[] = MODEL_FACTS.map((m) => m.id);
 
 /** The catalog entry of `id`, or undefined for an unknown model. */
 export function modelInfo(id: string): ModelInfo | undefined {
   return MODEL_CATALOG.find((m) => m.id === id);
+}
+
+/** Every fact of model `id`, or undefined for an unknown model. */
+export function modelFacts(id: string): ModelFacts | undefined {
+  return MODEL_FACTS.find((m) => m.id === id);
+}
+
+/** The backbone of model `id`, or null when it has none (or is unknown). */
+export function modelBackbone(id: string): Backbone | null {
+  const b = modelFacts(id)?.backbone;
+  return b ? BACKBONES[b] : null;
+}
+
+/** The Keras weights file that fits model `id`'s encoder, or null when none does. */
+export function weightsFor(id: string): KerasWeights | null {
+  return modelBackbone(id)?.weights ?? null;
 }

@@ -8,6 +8,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
+import { BACKBONES } from '../../shared/modelCatalog';
 import {
   startingRunState,
   type BackendName,
@@ -52,9 +53,9 @@ export function scheduledLr(
   return base;
 }
 
-/** Layers of the pretrained encoder, frozen during the first `freezeEpochs` (Keras VGG16 and ResNet names). */
-function isEncoderLayer(name: string): boolean {
-  return /^(block\d_|conv[1-5]_)/.test(name);
+/** Layers of the model's pretrained encoder (its backbone's names), frozen during the first `freezeEpochs`. */
+function isEncoderLayer(spec: ModelSpec, name: string): boolean {
+  return spec.backbone !== null && BACKBONES[spec.backbone].encoderLayer.test(name);
 }
 
 interface Batch {
@@ -457,7 +458,7 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
   const frozen = epoch < s.freezeEpochs;
   const vars = model.layers
-    .filter((l) => !(frozen && isEncoderLayer(l.name)))
+    .filter((l) => !(frozen && isEncoderLayer(spec, l.name)))
     .flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
   const kernels = vars.filter((v) => /kernel/.test(v.name));
 

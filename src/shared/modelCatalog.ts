@@ -78,7 +78,11 @@ export interface ModelInfo {
   params: number;
   /** Input sides must be multiples of this. */
   sizeMultiple: number;
-  /** The layer Grad-CAM uses by default: the last encoder conv (`block5_conv3` for the VGG16 models). */
+  /**
+   * The layer Grad-CAM uses by default: the encoder's last conv, the deepest map that still has spatial
+   * detail (`block5_conv3` on VGG16 backbones, the bottleneck's last conv on the U-Nets, the last conv of
+   * conv5's last block on the ResNets).
+   */
   camLayer: string;
   /** Every conv layer, in build order: the Grad-CAM layer picker's list. */
   convLayers: string[];

@@ -5,20 +5,6 @@
 // from this table. Building the big models takes seconds, so their facts are recorded here and checked
 // against the built models by tests/unit/main/engine/modelCatalog.test.ts. Runs in any process.
 
-/** Every model id, one per entry of `MODEL_FACTS`. */
-export type ModelId =
-  | 'unet'
-  | 'unet-small'
-  | 'unet-vgg16'
-  | 'fcn32s'
-  | 'fcn16s'
-  | 'fcn8s'
-  | 'deconvnet'
-  | 'deconvnet-4096'
-  | 'deeplabv3'
-  | 'deeplabv3-resnet18'
-  | 'fcn-resnet18';
-
 /**
  * How RGB pixels 0..255 become model input.
  * - `zero-one`: divided by 255.
@@ -70,9 +56,8 @@ export type BackboneId = keyof typeof BACKBONES;
 /** ResNet-50's bottleneck blocks have a third conv (`convN_blockM_3_conv`); ResNet-18's basic blocks do not. */
 export const RESNET_BOTTLENECK_LAYER = /^conv\d_block\d+_3_conv$/;
 
-/** One model the engine can build, as the model picker and `segscope models` list it. */
-export interface ModelInfo {
-  id: ModelId;
+/** What the catalog lists of a model, but its id (the table's key). */
+interface CatalogFacts {
   title: string;
   /** Parameters for 21 classes. */
   params: number;
@@ -101,8 +86,13 @@ export interface ModelInfo {
  */
 export const DECONVNET_FC_WIDTH = 256;
 
-/** Everything the table records of a model: what the catalog lists, and what only the engine needs. */
-export interface ModelFacts extends ModelInfo {
+/** One model the engine can build, as the model picker and `segscope models` list it. */
+export interface ModelInfo extends CatalogFacts {
+  id: ModelId;
+}
+
+/** One entry of the table: what the catalog lists, and what only the engine needs. */
+interface ModelFactsEntry extends CatalogFacts {
   normalization: Normalization;
   /** The ImageNet encoder it is built on, or null (the U-Nets without one). */
   backbone: BackboneId | null;
@@ -200,10 +190,9 @@ const DECONVNET_LAYERS: string[] = [
   'score',
 ];
 
-/** Every model, in the registry's order. */
-export const MODEL_FACTS: readonly ModelFacts[] = [
-  {
-    id: 'unet',
+/** The table: every model the engine can build, by id, in the order the pickers list them. */
+const FACTS = {
+  unet: {
     title: 'U-Net (Ronneberger 2015, padded convs)',
     params: 31033045,
     sizeMultiple: 16,
@@ -214,8 +203,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'zero-one',
     backbone: null,
   },
-  {
-    id: 'unet-small',
+  'unet-small': {
     title: 'U-Net with 8 base filters (0.49M parameters), for quick runs on a CPU',
     params: 485997,
     sizeMultiple: 16,
@@ -226,8 +214,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'zero-one',
     backbone: null,
   },
-  {
-    id: 'unet-vgg16',
+  'unet-vgg16': {
     title: 'U-Net with VGG16 encoder, bilinear upsampling',
     params: 24892437,
     sizeMultiple: 16,
@@ -249,8 +236,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'vgg16',
   },
-  {
-    id: 'fcn32s',
+  fcn32s: {
     title: 'FCN-32s (VGG16)',
     params: 136152917,
     sizeMultiple: 32,
@@ -261,8 +247,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'vgg16',
   },
-  {
-    id: 'fcn16s',
+  fcn16s: {
     title: 'FCN-16s (VGG16)',
     params: 134815994,
     sizeMultiple: 32,
@@ -273,8 +258,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'vgg16',
   },
-  {
-    id: 'fcn8s',
+  fcn8s: {
     title: 'FCN-8s (VGG16)',
     params: 134489759,
     sizeMultiple: 32,
@@ -295,8 +279,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'vgg16',
   },
-  {
-    id: 'deconvnet',
+  deconvnet: {
     title: `DeconvNet (VGG16 with batch norm, max-unpooling decoder; fc6/fc7 ${DECONVNET_FC_WIDTH} wide, 4096 in the paper)`,
     params: 42413141,
     sizeMultiple: 32,
@@ -307,11 +290,10 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'vgg16',
   },
-  {
-    // Built only on a GPU: its 252M parameters are worked out from deconvnet's (the registry's
-    // deconvNetParamsAt), and its activations grow by 24 floats per fc channel at side 64 (measured at
-    // widths 256 and 320): 7,526,400 + 24 × 3,840 floats over 64².
-    id: 'deconvnet-4096',
+  // Built only on a GPU: its 252M parameters are worked out from deconvnet's (the registry's
+  // deconvNetParamsAt), and its activations grow by 24 floats per fc channel at side 64 (measured at
+  // widths 256 and 320): 7,526,400 + 24 × 3,840 floats over 64².
+  'deconvnet-4096': {
     title:
       'DeconvNet as published (fc6/fc7 4096 wide, 252M parameters, 1 GB of weights): for a GPU; refused on wasm',
     params: 251839061,
@@ -325,8 +307,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     // 1 GB of weights, as much again for the gradients and twice that for Adam's moments: past wasm's 4 GB.
     tooLargeFor: ['wasm'],
   },
-  {
-    id: 'deeplabv3',
+  deeplabv3: {
     title: 'DeepLabv3 (ResNet-50, output stride 16, ASPP)',
     params: 39722133,
     sizeMultiple: 16,
@@ -399,8 +380,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'resnet50',
   },
-  {
-    id: 'deeplabv3-resnet18',
+  'deeplabv3-resnet18': {
     title: 'DeepLabv3 with a ResNet-18 backbone (lighter)',
     params: 15922069,
     sizeMultiple: 16,
@@ -421,8 +401,7 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'resnet18',
   },
-  {
-    id: 'fcn-resnet18',
+  'fcn-resnet18': {
     title: 'FCN on ResNet-18 (d2l): 1\u00d71 scores, one \u00d732 bilinear-initialised transposed conv',
     params: 13008042,
     sizeMultiple: 32,
@@ -433,7 +412,21 @@ export const MODEL_FACTS: readonly ModelFacts[] = [
     normalization: 'imagenet-caffe',
     backbone: 'resnet18',
   },
-];
+} satisfies Record<string, ModelFactsEntry>;
+
+/** Every model id: the keys of the table, so a new model is one new entry. */
+export type ModelId = keyof typeof FACTS;
+
+/** Everything the table records of a model, with its id. */
+export interface ModelFacts extends ModelFactsEntry {
+  id: ModelId;
+}
+
+/** Every model with all its facts, in the table's order (the registry's and the pickers'). */
+export const MODEL_FACTS: readonly ModelFacts[] = Object.entries(FACTS).map(([id, facts]) => ({
+  id: id as ModelId,
+  ...facts,
+}));
 
 /** Every model as the model picker and `segscope models` list it: the table without the engine's facts. */
 export const MODEL_CATALOG: readonly ModelInfo[] = MODEL_FACTS.map(

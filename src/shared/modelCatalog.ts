@@ -25,9 +25,13 @@ export interface Backbone {
   encoderLayer: RegExp;
   /** Names of the layers a Keras weights file sets (convolutions and batch norms). */
   kerasLayer: RegExp;
+  /** The convs the viewer's layer sweep shows, shallow to deep (one per block or residual block). */
+  sweepLayer: RegExp;
 }
 
 const RESNET_KERAS_LAYER = /^conv1_(?:conv|bn)$|^conv[2-5]_block\d+_[0-3]_(?:conv|bn)$/;
+/** The ResNets' stem and the middle conv of each residual block. */
+const RESNET_SWEEP_LAYER = /^conv1_conv$|^conv[2-5]_block\d+_2_conv$/;
 
 /** Every backbone, by the id the models name it with. */
 export const BACKBONES = {
@@ -36,18 +40,21 @@ export const BACKBONES = {
     weights: 'vgg16',
     encoderLayer: /^block\d_/,
     kerasLayer: /^block[1-5]_conv[1-3]$/,
+    sweepLayer: /^block\d+_conv\d+$/,
   },
   resnet50: {
     title: 'ResNet-50',
     weights: 'resnet50',
     encoderLayer: /^conv[1-5]_/,
     kerasLayer: RESNET_KERAS_LAYER,
+    sweepLayer: RESNET_SWEEP_LAYER,
   },
   resnet18: {
     title: 'ResNet-18',
     weights: null,
     encoderLayer: /^conv[1-5]_/,
     kerasLayer: RESNET_KERAS_LAYER,
+    sweepLayer: RESNET_SWEEP_LAYER,
   },
 } as const satisfies Record<string, Backbone>;
 
@@ -455,4 +462,19 @@ export function modelBackbone(id: string): Backbone | null {
 /** The Keras weights file that fits model `id`'s encoder, or null when none does. */
 export function weightsFor(id: string): KerasWeights | null {
   return modelBackbone(id)?.weights ?? null;
+}
+
+/** The U-Nets' encoder convs the layer sweep shows: the contracting path and the bottleneck. */
+const UNET_SWEEP_LAYER = /^(?:down\d+_conv\d+|bottom_conv\d+)$/;
+
+/**
+ * The layers of `layers` the viewer's sweep shows for model `id`, in their order (shallow to deep): its
+ * backbone's, or the U-Net's contracting path where it has none. An unknown model gets every family's.
+ */
+export function sweepLayers(id: string, layers: readonly string[]): string[] {
+  const facts = modelFacts(id);
+  const patterns = !facts
+    ? [...Object.values(BACKBONES).map((b) => b.sweepLayer), UNET_SWEEP_LAYER]
+    : [facts.backbone ? BACKBONES[facts.backbone].sweepLayer : UNET_SWEEP_LAYER];
+  return layers.filter((l) => patterns.some((p) => p.test(l)));
 }

@@ -7,16 +7,10 @@ import type { CamMethod, CamResult, SegmentResult } from '../../shared/api';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { sweepLayers } from '../../shared/modelCatalog';
 import { readRunConfig, runFolder } from './runs';
 import { assertRealInside } from './safePath';
 import type { WorkbenchSession } from './session';
-
-/**
- * Conv layers the sweep shows, shallow to deep: VGG16's blocks, the U-Net's contracting path, and for
- * the ResNets the stem and one conv per residual block.
- */
-const ENCODER_LAYER =
-  /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+|conv1_conv|conv[2-5]_block\d+_2_conv)$/;
 
 export interface ViewRequest {
   runId: string;
@@ -94,9 +88,9 @@ export class ViewerService {
   ): Promise<{ layers: CamResult[] }> {
     const { runDir, checkpoint, image, job } = await this.resolve(req);
     const engine = this.session.training.engine;
-    const layers = (await engine.request({ type: 'camLayers', runDir, checkpoint })).layers.filter((l) =>
-      ENCODER_LAYER.test(l),
-    );
+    // The model facts say which of its conv layers the sweep shows (its encoder's, shallow to deep).
+    const all = (await engine.request({ type: 'camLayers', runDir, checkpoint })).layers;
+    const layers = sweepLayers(job.settings.model, all);
     if (layers.length === 0)
       throw new WorkbenchError('not-found', `${job.settings.model}: no encoder conv layers to sweep`);
     const cams = await engine.request({

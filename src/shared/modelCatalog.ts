@@ -58,6 +58,7 @@ export const BACKBONES = {
   },
 } as const satisfies Record<string, Backbone>;
 
+/** A backbone's id, as model facts name it. */
 export type BackboneId = keyof typeof BACKBONES;
 
 /** ResNet-50's bottleneck blocks have a third conv (`convN_blockM_3_conv`); ResNet-18's basic blocks do not. */

@@ -1,4 +1,5 @@
 // The help of `segscope` and of each of its commands, printed for `--help` / `-h`. CLI process.
+import { CHECKPOINTS_DIR, RUN_FILES } from '../common/runFolder';
 
 /** `segscope --help`: every command and every flag. */
 export const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -67,8 +68,8 @@ and a description. Read from a catalog; nothing is built.
   train: `Usage: segscope train --dataset DIR --model ID [options]
        segscope train --resume RUN_DIR [--epochs N]
 
-Trains a model in an engine process of its own and writes the run folder (config.json, state.json,
-metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
+Trains a model in an engine process of its own and writes the run folder (${RUN_FILES.config}, ${RUN_FILES.state},
+${RUN_FILES.metrics}, ${CHECKPOINTS_DIR}/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
   --dataset DIR            the dataset (a VOC root or a VOCdevkit with --year)
   --year Y                 VOC2012 or 2012
   --model ID               see segscope models
@@ -94,7 +95,7 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
   --json                   print the result as JSON on stdout`,
   eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
 
-Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
+Evaluates a run's checkpoint on a split at full resolution and writes the run's ${RUN_FILES.eval}.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --year Y                 VOC2012 or 2012

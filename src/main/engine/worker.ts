@@ -11,13 +11,12 @@ import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
-import { writeAtomic } from './io/checkpoint';
+import { writeFileAtomic } from '../common/atomicFile';
+import { RunFolder } from '../common/runFolder';
 import { cachedOnnx, exportCheckpoint } from './onnx/checkpointOnnx';
 import { ONNX_OPSET } from './onnx/export';
 import { createOrtModel, ortStatus, type OrtStatus } from './onnx/runtime';
@@ -66,16 +65,16 @@ function models(): ModelInfo[] {
 
 async function readJob(runDir: string): Promise<TrainJob> {
   try {
-    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    return await new RunFolder(runDir).readConfig();
   } catch (err) {
-    throw new Error(`${runDir}: not a Segscope run (no readable config.json)`, { cause: err });
+    throw new Error(`${runDir}: not a Segscope run (${(err as Error).message})`, { cause: err });
   }
 }
 
 /** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
 async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
   const job = await readJob(runDir);
-  const { model } = await loadCheckpoint(join(runDir, 'checkpoints', checkpoint));
+  const { model } = await loadCheckpoint(new RunFolder(runDir).checkpointDir(checkpoint));
   return {
     model,
     inputSize: job.settings.inputSize,
@@ -120,8 +119,9 @@ let loaded: Loaded | null = null;
  * The previous one is disposed. Call only inside `exclusive`, so no request is using it.
  */
 async function cachedPredictor(runDir: string, checkpoint: CheckpointName): Promise<Loaded> {
-  const dir = join(runDir, 'checkpoints', checkpoint);
-  const info = await stat(join(dir, 'model.json')).catch(() => null);
+  const run = new RunFolder(runDir);
+  const dir = run.checkpointDir(checkpoint);
+  const info = await run.files.stat(run.checkpointModel(checkpoint));
   if (!info) throw new Error(`${dir}: no checkpoint here (model.json is missing)`);
   const key = `${runDir}\u0000${checkpoint}\u0000${info.mtimeMs}\u0000${info.size}`;
   if (loaded?.key === key) return loaded;
@@ -234,7 +234,7 @@ async function handle(req: EngineRequest): Promise<unknown> {
     case 'export': {
       if (!backend) backend = await selectBackend('auto');
       const bytes = await exportCheckpoint(req.runDir, req.checkpoint);
-      await writeAtomic(req.out, bytes);
+      await writeFileAtomic(req.out, bytes);
       return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
     }
     case 'segment':

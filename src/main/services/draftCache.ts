@@ -5,7 +5,8 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeLabelPng, encodeLabelPng } from '../../shared/labelPng';
-import { writeFileAtomic, writeJsonAtomic } from './atomicFile';
+import { writeFileAtomic, writeJsonAtomic } from '../common/atomicFile';
+import { CHECKPOINT_FILES } from '../common/runFolder';
 import { WORKSPACE_DIR } from './workspace';
 
 /** The JSON kept beside each cached draft. */
@@ -64,8 +65,8 @@ export class DraftCache {
   static async open(datasetRoot: string, runId: string, checkpoint: string, checkpointDir: string) {
     const dir = join(draftsRoot(datasetRoot), runId, checkpoint);
     const key = [
-      await fileVersion(join(checkpointDir, 'model.json')),
-      await fileVersion(join(checkpointDir, 'weights.bin')),
+      await fileVersion(join(checkpointDir, CHECKPOINT_FILES.model)),
+      await fileVersion(join(checkpointDir, CHECKPOINT_FILES.weights)),
     ].join('/');
     // One check per folder and checkpoint version at a time: two callers that both saw a stale key
     // must not both empty the folder, the second after the first had written new drafts.

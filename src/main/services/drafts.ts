@@ -1,13 +1,13 @@
 // Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (through
 // the engine's ordinary segmentation), cached per run and checkpoint, the review queue ranked from them,
 // and fine-tuning a run on the reviewed images as a new run. Plain Node, main process.
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { DraftResult, RankEntry, RankResult } from '../../shared/api';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import { draftIou, rankQueue, scoreDraft, type QueueOrder } from '../../shared/drafts';
 import type { TrainJob, TrainSettings } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { RunFolder } from '../common/runFolder';
 import { DraftCache, DRAFT_META_VERSION, fileVersion, type DraftMeta } from './draftCache';
 import { readLabel } from './labels';
 import { runFolder } from './runs';
@@ -22,23 +22,18 @@ export interface DraftSource {
   job: TrainJob;
 }
 
-async function hasCheckpoint(runDir: string, name: CheckpointName): Promise<boolean> {
-  return stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Reads a run folder's job and picks its checkpoint (without a choice: best when there is one, else last). */
 export async function draftSource(runDir: string, checkpoint?: CheckpointName): Promise<DraftSource> {
+  const run = new RunFolder(runDir);
   let job: TrainJob;
   try {
-    job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-  } catch {
-    throw new WorkbenchError('not-found', `${runDir}: not a Segscope run (no readable config.json)`);
+    job = await run.readConfig();
+  } catch (err) {
+    if ((err as WorkbenchError).code === 'outside-root') throw err;
+    throw new WorkbenchError('not-found', `${runDir}: not a Segscope run (${(err as Error).message})`);
   }
-  const name = checkpoint ?? ((await hasCheckpoint(runDir, 'best')) ? 'best' : 'last');
-  if (!(await hasCheckpoint(runDir, name)))
+  const name = checkpoint ?? ((await run.hasCheckpoint('best')) ? 'best' : 'last');
+  if (!(await run.hasCheckpoint(name)))
     throw new WorkbenchError('not-found', `${runDir}: has no ${name} checkpoint yet`);
   return { runId: basename(runDir), runDir, checkpoint: name, job };
 }
@@ -68,7 +63,7 @@ export class DraftService {
       this.session.dataset.root,
       src.runId,
       src.checkpoint,
-      join(src.runDir, 'checkpoints', src.checkpoint),
+      new RunFolder(src.runDir).checkpointDir(src.checkpoint),
     );
   }
 
@@ -305,7 +300,7 @@ export class DraftService {
       freezeEpochs: 0,
       patience: null,
       backboneWeights: null,
-      initFrom: join(src.runDir, 'checkpoints', src.checkpoint),
+      initFrom: new RunFolder(src.runDir).checkpointDir(src.checkpoint),
     };
     const { runId, trainImages } = await this.session.training.start(settings, reviewed);
     return { runId, parent: src.runId, trainImages, reviewed: reviewed.length };

@@ -7,7 +7,7 @@ import { Dataset } from './dataset';
 import { thumbnail } from './imageFiles';
 import { maskThumbnail } from './maskThumbs';
 import { EngineHost, type EngineSpawner } from './engineHost';
-import { assertRealInside } from './safePath';
+import { assertRealInside } from '../common/confine';
 import { TrainingService } from './training';
 import { findVocRoot } from './vocFolder';
 

@@ -1,7 +1,6 @@
 // Training from main: turns the user's settings and the open dataset into an engine job, relays its
 // progress as events, and cancels within 2 s even when a step takes longer, by stopping the engine
 // (the run keeps its last checkpoint). Plain Node, main process.
-import { join } from 'node:path';
 import {
   DEFAULT_TRAIN_SETTINGS,
   type RunState,
@@ -11,18 +10,10 @@ import {
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
 import { heapProblem } from '../../shared/trainDefaults';
-import { writeJsonAtomic } from './atomicFile';
+import { RunFolder } from '../common/runFolder';
 import type { Dataset } from './dataset';
 import { EngineStoppedError, type EngineHost } from './engineHost';
-import {
-  assertNotRunning,
-  createRunDir,
-  markRunEnded,
-  ownedHere,
-  readRunConfig,
-  runFolder,
-  safeRunsDir,
-} from './runs';
+import { assertNotRunning, createRunDir, markRunEnded, ownedHere, runFolder, safeRunsDir } from './runs';
 import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
@@ -108,8 +99,9 @@ export class TrainingService {
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.
     const state: RunState = { ...startingRunState(null), ...ownedHere() };
-    await writeJsonAtomic(join(job.runDir, 'state.json'), state);
-    await writeJsonAtomic(join(job.runDir, 'config.json'), job);
+    const run = new RunFolder(job.runDir);
+    await run.writeState(state);
+    await run.writeConfig(job);
     return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length };
   }
 
@@ -118,7 +110,7 @@ export class TrainingService {
     this.assertIdle();
     const dir = await runFolder(ds.root, runId);
     await assertNotRunning(dir);
-    const previous = await readRunConfig(dir);
+    const previous = await new RunFolder(dir).readConfig();
     return this.launch({ ...previous, runDir: dir, resume: true }, runId);
   }
 

@@ -1,14 +1,13 @@
 // The viewer's requests: segment an image of the open dataset with one of its runs, and Grad-CAM per
 // class and layer, through the engine. Resolves ids to files here, so the engine only sees paths
 // inside the dataset. Plain Node, main process.
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CamMethod, CamResult, SegmentResult } from '../../shared/api';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
-import { readRunConfig, runFolder } from './runs';
-import { assertRealInside } from './safePath';
+import { RunFolder } from '../common/runFolder';
+import { runFolder } from './runs';
+import { assertRealInside } from '../common/confine';
 import type { WorkbenchSession } from './session';
 
 /**
@@ -37,13 +36,10 @@ export class ViewerService {
     const runDir = await runFolder(ds.root, req.runId);
     const image = ds.imagePath(req.imageId);
     await assertRealInside(ds.root, image);
-    const job = await readRunConfig(runDir);
+    const run = new RunFolder(runDir);
+    const job = await run.readConfig();
     // Without a choice: the best checkpoint when there is one (a run without validation has only last).
-    const has = (name: CheckpointName) =>
-      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-        () => true,
-        () => false,
-      );
+    const has = (name: CheckpointName) => run.hasCheckpoint(name);
     const checkpoint = req.checkpoint ?? ((await has('best')) ? 'best' : 'last');
     if (!(await has(checkpoint))) {
       throw new WorkbenchError('not-found', `${runDir}: has no ${checkpoint} checkpoint yet`);

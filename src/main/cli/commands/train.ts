@@ -1,8 +1,8 @@
 // `segscope train`: trains in a forked engine process on a dataset, printing progress, and writes the
 // run folder (DESIGN.md). Ctrl+C cancels at the next batch, keeps the last checkpoint, marks the run
 // cancelled and exits 130; a second Ctrl+C stops the engine at once. CLI process.
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { heapProblem } from '../../../shared/trainDefaults';
 import {
@@ -12,15 +12,10 @@ import {
   type TrainJob,
   type TrainSettings,
 } from '../../../shared/training';
-import { writeJsonAtomic } from '../../services/atomicFile';
+import { RUN_FILES, RunFolder } from '../../common/runFolder';
+import type { CheckpointName } from '../../../shared/engineProtocol';
 import { EngineHost, EngineStoppedError, forkSpawner } from '../../services/engineHost';
-import {
-  assertNotRunning,
-  createRunDir,
-  markRunEnded,
-  readRunConfig,
-  safeRunsDir,
-} from '../../services/runs';
+import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
 import { TrainingService } from '../../services/training';
 import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
@@ -94,20 +89,18 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     if (values.resume) throw new UsageError('--init-from applies to a new run, not to --resume');
     const m = /^(.*?)(?::(best|last))?$/.exec(values['init-from'])!;
     const runDir = resolve(m[1]!);
+    const parentRun = new RunFolder(runDir);
     let parent: TrainJob;
     try {
-      parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-    } catch {
-      throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+      parent = await parentRun.readConfig();
+    } catch (err) {
+      throw new UsageError(`--init-from ${runDir}: not a Segscope run (${(err as Error).message})`);
     }
-    const has = (name: string) =>
-      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-        () => true,
-        () => false,
-      );
-    const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
-    if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
-    initFrom = { dir: join(runDir, 'checkpoints', name), job: parent };
+    const name: CheckpointName =
+      (m[2] as CheckpointName | undefined) ?? ((await parentRun.hasCheckpoint('best')) ? 'best' : 'last');
+    if (!(await parentRun.hasCheckpoint(name)))
+      throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+    initFrom = { dir: parentRun.checkpointDir(name), job: parent };
   }
 
   const session = new WorkbenchSession();
@@ -123,13 +116,12 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
       throw new UsageError(
         `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
       );
-    if (!(await stat(join(dir, 'config.json')).catch(() => null)))
-      throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
+    const run = new RunFolder(dir);
+    if (!(await run.isRun().catch(() => false)))
+      throw new UsageError(`${dir}: not a Segscope run (it has no ${RUN_FILES.config})`);
     await assertNotRunning(dir);
-    const previous = await readRunConfig(dir);
-    const state = JSON.parse(
-      await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
-    ) as Partial<RunState>;
+    const previous = await run.readConfig();
+    const state: Partial<RunState> = (await run.readState().catch(() => null)) ?? {};
     const done = state.epoch ?? 0;
     let epochs = previous.settings.epochs;
     if (values.epochs !== undefined) {
@@ -144,7 +136,7 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     job = { ...previous, settings: { ...previous.settings, epochs }, runDir: dir, resume: true };
     if (epochs !== previous.settings.epochs) {
       // The longer run is the run now: its config says so, for the panel and for a later resume.
-      await writeJsonAtomic(join(dir, 'config.json'), job);
+      await run.writeConfig(job);
     }
   } else {
     if (!values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');

@@ -263,6 +263,16 @@ export class RunFolder {
     return info?.isFile() ?? false;
   }
 
+  /**
+   * Checks, before a checkpoint is loaded, that neither of its files is a link leading outside the run
+   * (they are read with plain fs by tfjs's loader); a refusal names the file.
+   */
+  async checkCheckpoint(name: CheckpointName): Promise<void> {
+    const dir = this.checkpointDir(name);
+    await this.files.check(join(dir, CHECKPOINT_FILES.model));
+    await this.files.check(join(dir, CHECKPOINT_FILES.weights));
+  }
+
   /** The text of `path`, or null when it is missing; other read failures are `bad-file` naming it. */
   private async text(path: string): Promise<string | null> {
     try {

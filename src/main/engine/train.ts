@@ -204,6 +204,7 @@ async function restoreResumePoint(
       bestAt = null; // a damaged best is rewritten below
     }
     if (bestAt !== epoch) {
+      await run.checkCheckpoint('best');
       await saveCheckpoint(model, bestDir, { epoch, miou: bestMiou });
       await run.writeEval(meta.evaluation);
     }
@@ -274,6 +275,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   let state: RunState;
   let startEpoch = 0;
   if (job.resume) {
+    await run.checkCheckpoint('last');
     const last = await loadCheckpoint(run.checkpointDir('last'));
     model = fitsOrDisposed(spec.id, last.model);
     try {
@@ -310,6 +312,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
       // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
       if (s.backboneWeights) await loadBackboneWeights(model, s.backboneWeights);
       // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
+      await run.checkCheckpoint('last');
       await saveCheckpoint(model, run.checkpointDir('last'), { epoch: 0 } satisfies LastMeta);
     } catch (err) {
       model.dispose();
@@ -472,8 +475,11 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
         bestEpoch: state.bestEpoch,
         ...(evaluation ? { evaluation } : {}),
       };
+      // Checked each time: a link planted in the run's checkpoints while it trains is never written through.
+      await run.checkCheckpoint('last');
       await saveCheckpoint(model, run.checkpointDir('last'), { ...meta });
       if (evaluation) {
+        await run.checkCheckpoint('best');
         await saveCheckpoint(model, run.checkpointDir('best'), {
           epoch: epoch + 1,
           miou: val!.miou,

@@ -13,6 +13,7 @@ import {
   startingRunState,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import type { DerivedPlace } from '../../shared/engineProtocol';
 import { writeJsonAtomic } from '../common/atomicFile';
 import { assertRealInside, removeTree } from '../common/confine';
 import { RUN_FILES, RunFolder, type StepsRecord } from '../common/runFolder';
@@ -262,6 +263,19 @@ export async function markRunEnded(
 export function markRunCancelled(dir: string): Promise<void> {
   return markRunEnded(dir, 'cancelled');
 }
+
+/**
+ * Where the derived files (ONNX cache, exports) of run `id` of the dataset at `root` go: its own folder
+ * for a run of the dataset's, `<dataset>/.segscope/attached/<id>/` for one attached from elsewhere,
+ * which is only read. `dir` is the run's folder, from `runFolder`.
+ */
+export function derivedPlace(root: string, id: string, dir: string): DerivedPlace {
+  if (resolve(dir) === resolve(runsDir(root), id)) return { dir, root: dir };
+  return { dir: join(root, WORKSPACE_DIR, ATTACHED_DERIVED_DIR, id), root };
+}
+
+/** The workspace folder of attached runs' derived files. */
+const ATTACHED_DERIVED_DIR = 'attached';
 
 /** Throws `conflict` when the run in `dir` is still being trained by a live process. */
 export async function assertNotRunning(dir: string): Promise<void> {

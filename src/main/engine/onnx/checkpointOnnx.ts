@@ -54,6 +54,7 @@ export async function exportCheckpoint(runDir: string, checkpoint: CheckpointNam
   if (!(await run.hasCheckpoint(checkpoint))) {
     throw new Error(`${dir}: no checkpoint here (model.json is missing)`);
   }
+  await run.checkCheckpoint(checkpoint);
   const { model } = await loadCheckpoint(dir);
   try {
     return exportOnnx(model, {

@@ -133,7 +133,9 @@ async function orProblem<T>(problems: string[], reading: Promise<T>): Promise<T 
  */
 export async function readRun(dir: string, id: string): Promise<RunSummary | null> {
   const run = new RunFolder(dir);
-  if (!(await run.isRun().catch(() => false))) return null;
+  // A config that is a link out of the run is refused below, and the run listed as broken with it.
+  const refused = (err: unknown) => err instanceof WorkbenchError && err.code === 'outside-root';
+  if (!(await run.isRun().catch(refused))) return null;
   const problems: string[] = [];
   const job = await orProblem(problems, run.readConfig());
   const state = await orProblem(problems, run.readState());

@@ -15,7 +15,7 @@ import {
 import { WorkbenchError } from '../../shared/errors';
 import type { DerivedPlace } from '../../shared/engineProtocol';
 import { writeJsonAtomic } from '../common/atomicFile';
-import { assertRealInside, removeTree } from '../common/confine';
+import { assertRealInside, Confined, removeTree } from '../common/confine';
 import { RUN_FILES, RunFolder, type StepsRecord } from '../common/runFolder';
 import { WORKSPACE_DIR } from './workspace';
 
@@ -195,10 +195,16 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
 const ATTACHED_FILE = 'attached-runs.json';
 
 async function readAttached(root: string): Promise<Record<string, string>> {
-  const file = await readJson<{ version: 1; runs: Record<string, string> }>(
-    join(root, WORKSPACE_DIR, ATTACHED_FILE),
+  // Through the dataset's confinement: the file linked out of the dataset is refused, naming it.
+  const path = await new Confined(root).check(join(root, WORKSPACE_DIR, ATTACHED_FILE));
+  const file = await readJson<{ version: 1; runs: unknown }>(path);
+  const runs = file && typeof file === 'object' ? file.runs : null;
+  // Only the entries that are paths: one of another shape is not a run the user attached.
+  return Object.fromEntries(
+    Object.entries(runs && typeof runs === 'object' ? runs : {}).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[1].length > 0,
+    ),
   );
-  return file?.runs ?? {};
 }
 
 /**

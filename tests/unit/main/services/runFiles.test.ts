@@ -139,4 +139,31 @@ describe('a run file that is damaged', () => {
     expect(bad.problem).toContain(`${join(dir, 'config.json')}: leads outside the run`);
     expect(bad.settings.epochs).toBe(0);
   });
+
+  it('attached-runs.json with entries of the wrong shape: those are left out, the others listed', async () => {
+    const root = copyVocMini();
+    writeRun(root, 'good');
+    writeRun(root, 'bad');
+    const elsewhere = writeRun(tempDir(), 'elsewhere');
+    writeFileSync(
+      join(root, '.segscope', 'attached-runs.json'),
+      JSON.stringify({ version: 1, runs: { five: 5, none: null, elsewhere } }),
+    );
+    expect((await listRuns(root)).map((r) => r.id).sort()).toEqual(['bad', 'elsewhere', 'good']);
+    writeFileSync(join(root, '.segscope', 'attached-runs.json'), JSON.stringify({ version: 1, runs: 7 }));
+    expect((await listRuns(root)).map((r) => r.id).sort()).toEqual(['bad', 'good']);
+  });
+
+  it('attached-runs.json a link to a file outside the dataset: refused, naming it', async () => {
+    const root = copyVocMini();
+    writeRun(root, 'good');
+    const outside = join(tempDir(), 'attached-runs.json');
+    writeFileSync(outside, JSON.stringify({ version: 1, runs: { x: tempDir() } }));
+    const path = join(root, '.segscope', 'attached-runs.json');
+    symlinkSync(outside, path);
+    await expect(listRuns(root)).rejects.toMatchObject({
+      code: 'outside-root',
+      message: expect.stringContaining(`${path}: leads outside the dataset`),
+    });
+  });
 });

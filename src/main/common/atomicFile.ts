@@ -75,8 +75,10 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   await makeDir(dirname(target));
   const mode = await keptMode(target);
   const temp = tempPathFor(target);
+  let made = false;
   try {
     const handle = await open(temp, 'wx', mode);
+    made = true;
     try {
       await handle.writeFile(data);
       await handle.sync();
@@ -85,8 +87,9 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
     }
     await rename(temp, target);
   } catch (err) {
-    // A failed write (a full disk) must not leave its temporary file to keep the disk full.
-    await rm(temp, { force: true }).catch(() => undefined);
+    // A failed write (a full disk) must not leave its temporary file to keep the disk full. Only one
+    // this call made: a name that was taken (a planted link) is not ours to remove.
+    if (made) await rm(temp, { force: true }).catch(() => undefined);
     throw writeError(target, err);
   }
   await syncDir(dirname(target));
@@ -101,8 +104,10 @@ export function writeJsonAtomic(target: string, value: unknown): Promise<void> {
 export async function copyFileAtomic(source: string, target: string): Promise<void> {
   await makeDir(dirname(target));
   const temp = tempPathFor(target);
+  let made = false;
   try {
     await copyFile(source, temp, fsConstants.COPYFILE_EXCL);
+    made = true;
     const handle = await open(temp, 'r+');
     try {
       await handle.sync();
@@ -111,7 +116,9 @@ export async function copyFileAtomic(source: string, target: string): Promise<vo
     }
     await rename(temp, target);
   } catch (err) {
-    await rm(temp, { force: true }).catch(() => undefined);
+    // A copy cut short removes its part; a name that was taken (EEXIST: a planted link) is not ours.
+    if (made || (err as NodeJS.ErrnoException).code !== 'EEXIST')
+      await rm(temp, { force: true }).catch(() => undefined);
     throw writeError(target, err);
   }
   await syncDir(dirname(target));

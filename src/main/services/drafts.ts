@@ -240,7 +240,8 @@ export class DraftService {
     const ids = this.ids(ds, req.split);
     const cache = await this.cache(ds, src);
     let cached = 0;
-    for (const id of ids) if (await cache.meta(id, await this.size(ds, id))) cached++;
+    // A quick count for the answer (no image headers read); the drafting itself also checks each size.
+    for (const id of ids) if (await cache.meta(id)) cached++;
     const job: Background = { runId: src.runId, checkpoint: src.checkpoint, cancelled: false };
     this.background = job;
     let lastEmit = 0;

@@ -181,6 +181,8 @@ export class Confined {
   async remove(path: string): Promise<void> {
     const full = resolve(this.root, path);
     if (full === resolve(this.root)) throw new WorkbenchError('outside-root', `${path}: is the root itself`);
+    if (!isInside(resolve(this.root), full))
+      throw new WorkbenchError('outside-root', `${path}: resolves outside ${this.what} (${this.root})`);
     // Only the folder it is in must lead nowhere outside: a link at `path` is removed, not followed.
     await this.check(dirname(full)).catch((err: unknown) => {
       if (!(err instanceof WorkbenchError) || err.code !== 'outside-root') throw err;

@@ -306,6 +306,8 @@ export async function deleteRun(root: string, id: string): Promise<string> {
   if (runs[id]) {
     delete runs[id];
     await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), { version: 1, runs });
+    // Its derived files (ONNX cache, exports) were the dataset's, made for it: they go with it.
+    await new Confined(root).remove(derivedPlace(root, id, dir).dir);
     return dir;
   }
   // Never through a link: one planted inside the run is unlinked, not followed.

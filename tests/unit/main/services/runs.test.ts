@@ -75,8 +75,13 @@ describe('run summaries', () => {
     await expect(attachRun(root, tempDir())).rejects.toThrow(
       'not a Segscope run folder (it has no config.json)',
     );
+    // Its derived files live in the workspace, and go with it on delete.
+    const derived = join(root, '.segscope', 'attached', 'cli-run', 'export');
+    mkdirSync(derived, { recursive: true });
+    writeFileSync(join(derived, 'cli-run-last.onnx'), 'onnx');
     await deleteRun(root, 'cli-run');
     expect(existsSync(join(outside, 'config.json'))).toBe(true);
+    expect(existsSync(join(root, '.segscope', 'attached', 'cli-run'))).toBe(false);
     expect((await listRuns(root)).map((r) => r.id)).toEqual(['own']);
   });
 

@@ -5,7 +5,15 @@ import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../.
 import type { BackendInfo } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
 import { checkGpu } from './gpu';
-import { evaluateFiles, predictFiles, segment, type Predictor, type Segmenter } from './infer';
+import { refineDraft } from '../../shared/draftRefine';
+import {
+  classProbabilities,
+  evaluateFiles,
+  predictFiles,
+  segment,
+  type Predictor,
+  type Segmenter,
+} from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
@@ -168,6 +176,13 @@ async function segmentImage(
   return { ...seg, classes };
 }
 
+async function draftImage(req: Extract<EngineRequest, { type: 'draft' }>): Promise<EngineResult['draft']> {
+  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint);
+  const image = await readRgb(req.image);
+  const probs = await classProbabilities(p, image);
+  return refineDraft(image, probs, req.refine);
+}
+
 async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<EngineResult['cam']> {
   const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
   const image = await readRgb(req.image);
@@ -238,11 +253,13 @@ async function handle(req: EngineRequest): Promise<unknown> {
       return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
     }
     case 'segment':
+    case 'draft':
     case 'camLayers':
     case 'cam':
     case 'camSweep': {
       if (!backend) backend = await selectBackend('auto');
       if (req.type === 'segment') return exclusive(() => segmentImage(req));
+      if (req.type === 'draft') return exclusive(() => draftImage(req));
       if (req.type === 'cam') return exclusive(() => cam(req));
       if (req.type === 'camSweep') return exclusive(() => camSweep(req));
       return exclusive(async () => {

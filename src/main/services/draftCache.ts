@@ -10,7 +10,7 @@ import { WORKSPACE_DIR } from './workspace';
 
 /** The JSON kept beside each cached draft. */
 export interface DraftMeta {
-  /** Version 1 had no entropy; a draft cached by it is made again. */
+  /** Version 1 had no entropy, version 2 was not refined against the image; such drafts are made again. */
   version: typeof DRAFT_META_VERSION;
   width: number;
   height: number;
@@ -22,7 +22,7 @@ export interface DraftMeta {
   score: { iou: number | null; labelVersion: string | null } | null;
 }
 
-export const DRAFT_META_VERSION = 2;
+export const DRAFT_META_VERSION = 3;
 
 /** A cached draft read back; confidences are the stored bytes / 255. */
 export interface CachedDraft {

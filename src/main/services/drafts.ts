@@ -1,5 +1,5 @@
-// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (through
-// the engine's ordinary segmentation), cached per run and checkpoint, the review queue ranked from them,
+// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (the
+// engine's probabilities refined against the image, shared/draftRefine.ts), cached per run and checkpoint, the review queue ranked from them,
 // and fine-tuning a run on the reviewed images as a new run. Plain Node, main process.
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -43,6 +43,14 @@ export async function draftSource(runDir: string, checkpoint?: CheckpointName): 
   return { runId: basename(runDir), runDir, checkpoint: name, job };
 }
 
+/**
+ * The draft of one image file as the editor shows it and `segscope draft` writes it: the engine's
+ * probabilities refined against the image by `draftRefine` (its defaults).
+ */
+export function refinedDraft(engine: EngineHost, src: DraftSource, image: string) {
+  return engine.request({ type: 'draft', runDir: src.runDir, checkpoint: src.checkpoint, image });
+}
+
 interface Background {
   runId: string;
   checkpoint: CheckpointName;
@@ -79,12 +87,7 @@ export class DraftService {
   /** Makes and caches the draft of `id` with the engine; resolves to the full-precision result. */
   private async make(src: DraftSource, cache: DraftCache, id: string) {
     const ds = this.session.dataset;
-    const seg = await this.engine().request({
-      type: 'segment',
-      runDir: src.runDir,
-      checkpoint: src.checkpoint,
-      image: ds.imagePath(id),
-    });
+    const seg = await refinedDraft(this.engine(), src, ds.imagePath(id));
     const scores = await this.scoreAgainstLabel(id, seg.labels, seg.confidence, seg.meanEntropy);
     const meta: DraftMeta = {
       version: DRAFT_META_VERSION,

@@ -42,11 +42,22 @@ const cli = (argv: string[]) => cliWithEngine(entry, argv);
 
 describe('segscope draft', () => {
   it('writes each refined draft as a palette PNG at the image size, as the shared refinement makes it', async () => {
-    const { out } = captureConsole();
+    const { out, err } = captureConsole();
     const dir = join(tempDir(), 'drafts');
-    expect(
-      await cli(['draft', '--run', runDir, '--input', IMAGES, '--out', dir, '--backend', 'wasm', '--json']),
-    ).toBe(0);
+    const status = await cli([
+      'draft',
+      '--run',
+      runDir,
+      '--input',
+      IMAGES,
+      '--out',
+      dir,
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(err).toEqual([]);
+    expect(status).toBe(0);
     const json = JSON.parse(out.join('\n')) as DraftJson;
     expect(json.checkpoint).toBe('best');
     expect(json.drafts.map((d) => d.out)).toEqual(VOC_MINI_IDS.map((id) => join(dir, `${id}.png`)));

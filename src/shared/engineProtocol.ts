@@ -31,6 +31,17 @@ export interface CamMap {
 /** One model the engine can build: the static catalog entry. */
 export type { ModelInfo };
 
+/**
+ * Where the engine keeps a run's derived files (its ONNX Runtime cache): `dir`, in the run folder's
+ * layout, confined to `root`. For a run of the dataset's own both are the run folder; for a run
+ * attached from elsewhere, which is only read, `dir` is in the open dataset's workspace and `root` is
+ * the dataset. Left out, the run folder itself.
+ */
+export interface DerivedPlace {
+  dir: string;
+  root: string;
+}
+
 export type EngineRequest =
   | { id: number; type: 'init'; backend: BackendPreference }
   | { id: number; type: 'models' }
@@ -63,6 +74,7 @@ export type EngineRequest =
       type: 'segment';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       /** Path of the image file. */
       image: string;
     }
@@ -75,6 +87,7 @@ export type EngineRequest =
       type: 'draft';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       image: string;
       refine?: Partial<RefineOptions>;
     }
@@ -84,6 +97,7 @@ export type EngineRequest =
       type: 'camLayers';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
     }
   | {
       /** Grad-CAM of one class at one layer (the model's default layer when left out), at the image's size. */
@@ -91,6 +105,7 @@ export type EngineRequest =
       type: 'cam';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       image: string;
       classIndex: number;
       layer?: string;
@@ -102,6 +117,7 @@ export type EngineRequest =
       type: 'camSweep';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       image: string;
       classIndex: number;
       method: CamMethod;

@@ -1,4 +1,5 @@
 // The help of `segscope` and of each of its commands, printed for `--help` / `-h`. CLI process.
+import { CHECKPOINTS_DIR, RUN_FILES } from '../common/runFolder';
 import { BACKEND_PREFERENCES } from '../../shared/backends';
 import { CAM_METHODS, DEFAULT_CAM_METHOD } from '../../shared/camMethods';
 import {
@@ -89,8 +90,8 @@ and a description. Read from a catalog; nothing is built.
   train: `Usage: segscope train --dataset DIR [options]
        segscope train --resume RUN_DIR [--epochs N]
 
-Trains a model in an engine process of its own and writes the run folder (config.json, state.json,
-metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
+Trains a model in an engine process of its own and writes the run folder (${RUN_FILES.config}, ${RUN_FILES.state},
+${RUN_FILES.metrics}, ${CHECKPOINTS_DIR}/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
 Settings not given are those the panel proposes for the backend found; train prints which it chose.
   --dataset DIR            the dataset (a VOC root or a VOCdevkit with --year)
   --year Y                 VOC2012 or 2012
@@ -113,7 +114,7 @@ ${numberFlagHelp()}
   --json                   print the result as JSON on stdout`,
   eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
 
-Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
+Evaluates a run's checkpoint on a split at full resolution and writes the run's ${RUN_FILES.eval}.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --year Y                 VOC2012 or 2012

@@ -6,10 +6,10 @@ import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { draftUncertainty } from '../../../shared/draftRefine';
 import { encodeLabelPng } from '../../../shared/labelPng';
-import { writeFileAtomic } from '../../services/atomicFile';
+import { writeFileAtomic } from '../../common/atomicFile';
 import { refinedDraft } from '../../services/drafts';
 import { usage, UsageError } from '../args';
-import { backendOption, readRunConfig, resolveCheckpoint, itemProgress, startEngine } from '../runArgs';
+import { backendOption, runFromArgs, resolveCheckpoint, itemProgress, startEngine } from '../runArgs';
 import type { EngineStarter } from './cam';
 import { inputFiles } from './predict';
 
@@ -47,7 +47,7 @@ export async function draftCommand(argv: string[], start: EngineStarter = startE
   );
   if (!values.input) throw new UsageError('draft needs --input IMG|DIR');
   if (!values.out) throw new UsageError('draft needs --out DIR');
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
   const files = await inputFiles(values.input);
   const outDir = resolve(values.out);

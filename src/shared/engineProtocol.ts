@@ -1,6 +1,7 @@
 // Messages between main and the engine process. Requests carry an id; the engine answers each with one
 // result, and may send progress for it before. Runs in any process.
 import type { CamMethod } from './camMethods';
+import type { RefineOptions } from './draftRefine';
 import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
 import type { ModelInfo } from './modelCatalog';
@@ -78,6 +79,19 @@ export type EngineRequest =
       image: string;
     }
   | {
+      /**
+       * The draft of one image with a run, refined against the image (`draftRefine`); `refine` overrides
+       * the app's defaults (the click bench compares methods with it).
+       */
+      id: number;
+      type: 'draft';
+      runDir: string;
+      checkpoint: CheckpointName;
+      derived?: DerivedPlace;
+      image: string;
+      refine?: Partial<RefineOptions>;
+    }
+  | {
       /** The layers Grad-CAM can use for a run's model, and the one it uses by default. */
       id: number;
       type: 'camLayers';
@@ -139,6 +153,16 @@ export type EngineResult = {
     meanEntropy: number;
     /** Every class with at least one pixel, by index. */
     classes: { index: number; pixels: number }[];
+  };
+  draft: {
+    width: number;
+    height: number;
+    /** Class per pixel of the refined draft. */
+    labels: Uint8Array;
+    /** Probability of the pixel's class, 0..1. */
+    confidence: Float32Array;
+    /** Mean normalised entropy of the refined probabilities, 0..1. */
+    meanEntropy: number;
   };
   camLayers: { layers: string[]; defaultLayer: string };
   cam: CamMap;

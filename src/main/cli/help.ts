@@ -41,6 +41,8 @@ Usage:
                 [--backend B] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
                    [--backend B] [--json]
+  segscope draft --run RUN_DIR --input IMG|DIR --out DIR [--checkpoint best|last] [--backend B] [--json]
+                                each image's draft as the editor shows it (refined against the image)
   segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
                                 compare two folders of label PNGs
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
@@ -124,6 +126,14 @@ Segments an image or a folder of images into palette PNGs.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --json                   print {images, written}`,
+  draft: `Usage: segscope draft --run RUN_DIR --input IMG|DIR --out DIR [--checkpoint best|last] [--backend B] [--json]
+
+Writes each image's draft exactly as the editor shows it: the run's class probabilities upsampled, snapped
+to the image's edges, with tiny islands and thin low-confidence slivers merged away. One 8-bit palette PNG
+per image, <name>.png at the image's size, in the run's palette.
+  --checkpoint best|last   default best, or last for a run without one (it says so)
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --json                   print {run, checkpoint, drafts: [{image, out, width, height, classes, uncertain, ms}]}`,
   'eval-masks': `Usage: segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
 
 Compares two folders of label PNGs by file name: IoU, precision, recall, F1 and the confusion matrix.

@@ -5,7 +5,15 @@ import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../.
 import type { BackendInfo, BackendPreference } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
 import { checkGpu } from './gpu';
-import { evaluateFiles, predictFiles, segment, type Predictor, type Segmenter } from './infer';
+import { refineDraft } from '../../shared/draftRefine';
+import {
+  classProbabilities,
+  evaluateFiles,
+  predictFiles,
+  segment,
+  type Predictor,
+  type Segmenter,
+} from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
@@ -176,6 +184,13 @@ async function segmentImage(
   return { ...seg, classes };
 }
 
+async function draftImage(req: Extract<EngineRequest, { type: 'draft' }>): Promise<EngineResult['draft']> {
+  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
+  const image = await readRgb(req.image);
+  const probs = await classProbabilities(p, image);
+  return refineDraft(image, probs, req.refine);
+}
+
 async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<EngineResult['cam']> {
   const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
   const image = await readRgb(req.image);
@@ -271,6 +286,7 @@ const HANDLERS: { [T in EngineRequest['type']]: (req: EngineRequestOf<T>) => Pro
     return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
   },
   segment: async (req) => (await ensureBackend(), exclusive(() => segmentImage(req))),
+  draft: async (req) => (await ensureBackend(), exclusive(() => draftImage(req))),
   cam: async (req) => (await ensureBackend(), exclusive(() => cam(req))),
   camSweep: async (req) => (await ensureBackend(), exclusive(() => camSweep(req))),
   camLayers: async (req) => {

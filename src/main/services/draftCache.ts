@@ -14,7 +14,7 @@ import { WORKSPACE_DIR } from './workspace';
 
 /** The JSON kept beside each cached draft. */
 export interface DraftMeta {
-  /** Version 1 had no entropy; a draft cached by it is made again. */
+  /** Version 1 had no entropy, version 2 was not refined against the image; such drafts are made again. */
   version: typeof DRAFT_META_VERSION;
   /**
    * The version of the checkpoint it was made by (its files' times and sizes). An entry without one (made
@@ -32,7 +32,7 @@ export interface DraftMeta {
   score: { iou: number | null; labelVersion: string | null } | null;
 }
 
-export const DRAFT_META_VERSION = 2;
+export const DRAFT_META_VERSION = 3;
 
 /** A cached draft read back; confidences are the stored bytes / 255. */
 export interface CachedDraft {

@@ -1,8 +1,9 @@
-// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (through
-// the engine's ordinary segmentation), cached per run and checkpoint, the review queue ranked from them,
-// and fine-tuning a run on the reviewed images as a new run. Each job is bound to the dataset that was
-// open when it started: opening another one meanwhile never sends its images or drafts into this one's
-// cache (a background drafting finishes against its own root). Plain Node, main process.
+// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (the
+// engine's probabilities refined against the image by shared/draftRefine.ts), cached per run and
+// checkpoint, the review queue ranked from them, and fine-tuning a run on the reviewed images as a new
+// run. Each job is bound to the dataset that was open when it started: opening another one meanwhile
+// never sends its images or drafts into this one's cache (a background drafting finishes against its
+// own root). Plain Node, main process.
 import { basename } from 'node:path';
 import type { DraftResult, RankEntry, RankResult } from '../../shared/api';
 import type { CheckpointName, DerivedPlace } from '../../shared/engineProtocol';
@@ -43,6 +44,20 @@ export async function draftSource(runDir: string, checkpoint?: CheckpointName): 
   if (!(await run.hasCheckpoint(name)))
     throw new WorkbenchError('not-found', `${runDir}: has no ${name} checkpoint yet`);
   return { runId: basename(runDir), runDir, checkpoint: name, job };
+}
+
+/**
+ * The draft of one image file as the editor shows it and `segscope draft` writes it: the engine's
+ * probabilities refined against the image by `draftRefine` (its defaults).
+ */
+export function refinedDraft(engine: EngineHost, src: DraftSource, image: string) {
+  return engine.request({
+    type: 'draft',
+    runDir: src.runDir,
+    checkpoint: src.checkpoint,
+    image,
+    ...(src.derived ? { derived: src.derived } : {}),
+  });
 }
 
 interface Background {
@@ -94,13 +109,7 @@ export class DraftService {
   private async make(ds: Dataset, src: DraftSource, cache: DraftCache, id: string) {
     const image = ds.imagePath(id);
     await assertRealInside(ds.root, image);
-    const seg = await this.engine().request({
-      type: 'segment',
-      runDir: src.runDir,
-      checkpoint: src.checkpoint,
-      image,
-      ...(src.derived ? { derived: src.derived } : {}),
-    });
+    const seg = await refinedDraft(this.engine(), src, image);
     const scores = await this.scoreAgainstLabel(ds, id, seg.labels, seg.confidence, seg.meanEntropy);
     const made: Omit<DraftMeta, 'checkpoint'> = {
       version: DRAFT_META_VERSION,

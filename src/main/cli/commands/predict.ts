@@ -7,7 +7,8 @@ import { IMAGE_EXTENSIONS } from '../../services/vocFolder';
 import { usage, UsageError } from '../args';
 import { backendOption, resolveCheckpoint, itemProgress, runFromArgs, startEngine } from '../runArgs';
 
-async function inputFiles(input: string): Promise<string[]> {
+/** The image files `--input` names: one file, or the jpg, jpeg and png files of a folder, sorted. */
+export async function inputFiles(input: string): Promise<string[]> {
   const path = resolve(input);
   const info = await stat(path).catch(() => null);
   if (!info) throw new UsageError(`--input ${path}: no such file or folder`);

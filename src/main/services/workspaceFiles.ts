@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { classEdit, type WorkspaceFileName, type WorkspaceProblem } from '../../shared/api';
-import { ID_PATTERN } from './safePath';
+import { ID_PATTERN } from '../common/confine';
 
 /** Ids of images, as review.json and labels.json list them. */
 const imageIds = z.array(z.string().regex(ID_PATTERN, 'not an image id'));

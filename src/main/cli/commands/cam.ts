@@ -7,16 +7,15 @@ import { parseArgs } from 'node:util';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
 import { camToUint16, overlayCam } from '../../../shared/camColormap';
-import type { CamMethod, CheckpointName } from '../../../shared/engineProtocol';
+import { CAM_METHODS, DEFAULT_CAM_METHOD, isCamMethod, type CamMethod } from '../../../shared/camMethods';
+import type { CheckpointName } from '../../../shared/engineProtocol';
 import type { BackendPreference } from '../../../shared/training';
 import type { EngineHost } from '../../services/engineHost';
 import { usage, UsageError } from '../args';
-import { backendOption, readRunConfig, resolveCheckpoint, startEngine } from '../runArgs';
+import { backendOption, runFromArgs, resolveCheckpoint, startEngine } from '../runArgs';
 
 /** Starts an engine on a backend; the command kills it when done. Tests pass one that runs a fresh bundle. */
 export type EngineStarter = (backend: BackendPreference) => Promise<EngineHost>;
-
-const METHODS: readonly CamMethod[] = ['gradcam', 'gradcampp', 'hirescam'];
 
 /** What `--json` prints. */
 export interface CamJson {
@@ -80,9 +79,9 @@ export async function cam(argv: string[], start: EngineStarter = startEngine): P
   if (!values.image) throw new UsageError('cam needs --image IMG');
   if (values.class === undefined) throw new UsageError('cam needs --class NAME|INDEX');
   if (!values.out) throw new UsageError('cam needs --out PNG');
-  const method = (values.method ?? 'gradcam') as CamMethod;
-  if (!METHODS.includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
-  const { dir, job } = await readRunConfig(values.run);
+  const method = values.method ?? DEFAULT_CAM_METHOD;
+  if (!isCamMethod(method)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}`);
+  const { dir, job } = await runFromArgs(values.run);
   const classIndex = resolveClass(values.class, job.classNames);
   const image = resolve(values.image);
   const info = await stat(image).catch(() => null);

@@ -379,12 +379,10 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
         }
         at.step = step;
         const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
-        const pairs = await Promise.all(
-          ids.map(async (id) => {
-            const sample = await cache.get(id);
-            return letterboxPair(sample.image, sample.label, size, aug, random);
-          }),
-        );
+        // Decoded in parallel, augmented in batch order: the random draws must not follow which
+        // decode finished first, or the same seed would give another run.
+        const samples = await Promise.all(ids.map((id) => cache.get(id)));
+        const pairs = samples.map((sample) => letterboxPair(sample.image, sample.label, size, aug, random));
         const batch = makeBatch(
           pairs.map((p) => p.image),
           pairs.map((p) => p.label!),

@@ -25,6 +25,7 @@ import { loadKerasWeights } from './io/kerasWeights';
 import { assertWeightsFitGpu, checkGpu, gpuFailureMessage, settledGpuFault } from './gpu';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
+import { cachedOnnx } from './onnx/checkpointOnnx';
 
 export interface TrainHooks {
   progress(p: TrainProgress): void;
@@ -494,6 +495,9 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
           miou: val!.miou,
         });
         await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
+        // The viewer segments through this export: made now, its first segmentation need not wait for
+        // it. A failure only defers the export to that first use, which reports it.
+        await cachedOnnx(job.runDir, 'best').catch(() => undefined);
       }
       const metricsPath = join(job.runDir, 'metrics.jsonl');
       await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {

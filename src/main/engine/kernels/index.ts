@@ -1,6 +1,7 @@
 // Registers the kernels Segscope supplies: wasm kernels tfjs 4.22 lacks or runs slowly, and a cpu kernel
 // fix. Runs in the engine process, before the backend is activated (registration is idempotent).
 import * as tf from '@tensorflow/tfjs-core';
+import { registerBatchNormGrad } from './batchNormGrad';
 import { makeConv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { makeConv2dBackpropInputConfig } from './conv2dBackpropInput';
 import type { WasmBackendLike } from './kernelScope';
@@ -69,9 +70,11 @@ export const SEGSCOPE_CPU_KERNELS: readonly string[] = [tf.ResizeBilinearGrad];
  * Installs Segscope's wasm kernels: the four convolution kernels try ONNX Runtime first (when
  * `setUpNativeConvs` enabled it) and fall back to wasm: the stock Conv2D and FusedConv2D, and Segscope's
  * Conv2DBackpropFilter and Conv2DBackpropInput (the latter falling back in turn to the stock one). Safe
- * to call more than once.
+ * to call more than once. Also replaces FusedBatchNorm's gradient with one that does not tile
+ * (batchNormGrad.ts).
  */
 export function registerWasmKernels(): void {
+  registerBatchNormGrad();
   install(tf.Conv2D, 'wasm', (stock) =>
     nativeFirst(stock, tf.Conv2D, (a) => {
       const { x, filter } = a.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -109,8 +112,9 @@ export function registerWasmKernels(): void {
   );
 }
 
-/** Installs the cpu kernel fixes. Safe to call more than once. */
+/** Installs the cpu kernel fixes and the untiled FusedBatchNorm gradient. Safe to call more than once. */
 export function registerCpuKernels(): void {
+  registerBatchNormGrad();
   install(tf.ResizeBilinearGrad, 'cpu', (stock) =>
     stock ? makeResizeBilinearGradCpuConfig(stock) : undefined,
   );

@@ -60,6 +60,18 @@ function nativeFirst(base: tf.KernelConfig | undefined, name: string, native: Na
   };
 }
 
+/** Whether a kernel's attributes ask for a dilation, which only the ONNX Runtime backprop kernels take. */
+const dilated = (attrs: tf.NamedAttrMap): boolean => {
+  const d = attrs.dilations as number | [number, number] | undefined;
+  return d != null && (Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1);
+};
+
+/** Throws where a dilated backprop ran on wasm, whose kernels would silently ignore the dilation. */
+function nativeOnlyIfDilated(name: string, out: tf.TensorInfo | null, attrs: tf.NamedAttrMap) {
+  if (out == null && dilated(attrs)) throw new Error(`${name}: a dilated gradient needs ONNX Runtime`);
+  return out;
+}
+
 const backendOf = (args: Parameters<tf.KernelFunc>[0]) => args.backend as WasmBackendLike;
 const attrsOf = (args: Parameters<tf.KernelFunc>[0]): tf.NamedAttrMap => args.attrs ?? {};
 
@@ -101,13 +113,15 @@ export function registerWasmKernels(): void {
   install(tf.Conv2DBackpropFilter, 'wasm', () =>
     nativeFirst(makeConv2dBackpropFilterConfig('auto'), tf.Conv2DBackpropFilter, (a) => {
       const { x, dy } = a.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      return nativeConv2dBackpropFilter(backendOf(a), x, dy, attrsOf(a));
+      const out = nativeConv2dBackpropFilter(backendOf(a), x, dy, attrsOf(a));
+      return nativeOnlyIfDilated(tf.Conv2DBackpropFilter, out, attrsOf(a));
     }),
   );
   install(tf.Conv2DBackpropInput, 'wasm', (stock) =>
     nativeFirst(makeConv2dBackpropInputConfig(stock), tf.Conv2DBackpropInput, (a) => {
       const { dy, filter } = a.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      return nativeConv2dBackpropInput(backendOf(a), dy, filter, attrsOf(a));
+      const out = nativeConv2dBackpropInput(backendOf(a), dy, filter, attrsOf(a));
+      return nativeOnlyIfDilated(tf.Conv2DBackpropInput, out, attrsOf(a));
     }),
   );
 }

@@ -3,8 +3,8 @@
 // setting given it trains what the panel would start with on the backend found, and says so. Ctrl+C
 // cancels at the next batch, keeps the last checkpoint, marks the run cancelled and exits 130; a second
 // Ctrl+C stops the engine at once. CLI process.
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Events } from '../../../shared/api';
 import { WorkbenchError } from '../../../shared/errors';
@@ -19,7 +19,8 @@ import {
 } from '../../../shared/training';
 import type { Dataset } from '../../services/dataset';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
-import { readRunConfig } from '../../services/runs';
+import { RUN_FILES, RunFolder } from '../../common/runFolder';
+import type { CheckpointName } from '../../../shared/engineProtocol';
 import { TrainingService, type TrainingSession } from '../../services/training';
 import { usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
@@ -86,20 +87,18 @@ type Values = Record<string, string | boolean | undefined>;
 async function initFromArg(value: string): Promise<{ dir: string; job: TrainJob }> {
   const m = /^(.*?)(?::(best|last))?$/.exec(value)!;
   const runDir = resolve(m[1]!);
+  const parentRun = new RunFolder(runDir);
   let parent: TrainJob;
   try {
-    parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-  } catch {
-    throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+    parent = await parentRun.readConfig();
+  } catch (err) {
+    throw new UsageError(`--init-from ${runDir}: not a Segscope run (${(err as Error).message})`);
   }
-  const has = (name: string) =>
-    stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-      () => true,
-      () => false,
-    );
-  const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
-  if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
-  return { dir: join(runDir, 'checkpoints', name), job: parent };
+  const name: CheckpointName =
+    (m[2] as CheckpointName | undefined) ?? ((await parentRun.hasCheckpoint('best')) ? 'best' : 'last');
+  if (!(await parentRun.hasCheckpoint(name)))
+    throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+  return { dir: parentRun.checkpointDir(name), job: parent };
 }
 
 /** `--resume RUN_DIR [--epochs N]`: the folder and the epochs to extend it to, refused in words. */
@@ -112,12 +111,11 @@ async function resumeArg(values: Values): Promise<{ dir: string; epochs: number 
     throw new UsageError(
       `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
     );
-  if (!(await stat(join(dir, 'config.json')).catch(() => null)))
-    throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
-  const previous = await readRunConfig(dir);
-  const state = JSON.parse(
-    await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
-  ) as Partial<RunState>;
+  const run = new RunFolder(dir);
+  if (!(await run.isRun().catch(() => false)))
+    throw new UsageError(`${dir}: not a Segscope run (it has no ${RUN_FILES.config})`);
+  const previous = await run.readConfig();
+  const state: Partial<RunState> = (await run.readState().catch(() => null)) ?? {};
   const done = state.epoch ?? 0;
   const epochs = numberFlag(values, 'epochs');
   if (epochs !== undefined) {
@@ -228,7 +226,9 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const training = new TrainingService(session, host, { restartAfterKill: false });
   let onSigint: (() => void) | null = null;
   try {
-    const info = await host.start(resuming ? (await readRunConfig(resuming.dir)).settings.backend : backend);
+    const info = await host.start(
+      resuming ? (await new RunFolder(resuming.dir).readConfig()).settings.backend : backend,
+    );
     log(`backend ${info.name}: ${info.reason}`);
     if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
 

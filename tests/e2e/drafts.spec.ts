@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { decodeLabelPng } from '../../src/shared/labelPng';
 import { fillPolygon } from '../../src/shared/labelMap';
+import { draftRegionAt } from '../../src/shared/draftRegions';
 import { copyVocMini } from '../helpers/data';
 import { launchChromium, OUTPUT, runCli, startCli, type Served } from './harness';
 
@@ -202,6 +203,58 @@ describe('model-assisted labelling', () => {
     await page.getByTestId('save').click();
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
     expect(readIndices()).toEqual(original);
+  }, 60_000);
+
+  it('corrects the draft in one click: accepts a region, every region of a class, or reclasses it', async () => {
+    const [run] = runIds();
+    const draft = decodeLabelPng(readFileSync(draftFile(run!))).indices;
+    // A draft region that differs from the label somewhere, large enough to click well inside.
+    let seed = -1;
+    let region: Uint8Array | null = null;
+    for (let i = 0; i < draft.length && seed < 0; i += 7) {
+      if (draft[i] === original[i]) continue;
+      const r = draftRegionAt(draft, 500, 281, i % 500, Math.floor(i / 500))!;
+      if (r.reduce((a, v) => a + v, 0) > 200) [seed, region] = [i, r];
+    }
+    expect(seed).toBeGreaterThanOrEqual(0);
+    const cls = draft[seed]!;
+    const at = await toScreen((seed % 500) + 0.5, Math.floor(seed / 500) + 0.5);
+    /** Saves, checks the file against `expected(i)` pixel by pixel, then undoes that one step. */
+    const check = async (expected: (i: number) => number) => {
+      await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
+      await page.getByTestId('save').click();
+      await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+      const saved = readIndices();
+      let wrong = 0;
+      let changed = 0;
+      for (let i = 0; i < saved.length; i++) {
+        if (saved[i] !== expected(i)) wrong++;
+        if (saved[i] !== original[i]) changed++;
+      }
+      expect(wrong).toBe(0);
+      expect(changed).toBeGreaterThan(0);
+      await page.getByTestId('undo').click();
+      await page.getByTestId('save').click();
+      await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+      expect(readIndices()).toEqual(original);
+    };
+
+    await page.getByTestId('tool-region').click();
+    await page.mouse.click(at.x, at.y);
+    await check((i) => (region![i] ? draft[i]! : original[i]!));
+
+    await page.keyboard.down('Shift');
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.up('Shift');
+    await check((i) => (draft[i] === cls ? cls : original[i]!));
+
+    // Ctrl+click gives the draft's region the selected class (the region of the draft, not the label's).
+    const other = cls === 3 ? 4 : 3;
+    await page.getByTestId(`class-${other}`).click();
+    await page.keyboard.down('Control');
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.up('Control');
+    await check((i) => (region![i] ? other : original[i]!));
   }, 60_000);
 
   it('orders the image list by disagreement and steps through it with queue-next and n', async () => {

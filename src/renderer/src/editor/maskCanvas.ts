@@ -1,30 +1,26 @@
 // The mask editor's canvas, free of Vue: the photo and the label map on Konva layers, the view
-// transform, and one handler per interaction (paint, fill, polygon, pick, pan, zoom). The label map
+// transform, pan, zoom and the eyedropper; each tool is a handler in tools/ over a small interface
+// (tools/tool.ts), chosen from one map (tools/index.ts). The label map
 // stays a Uint8Array of indices; the screen shows it through a palette lookup, and each edit
 // re-renders only its dirty rectangle. Renderer.
 import Konva from 'konva';
 import {
   brushCentre,
   brushRadius,
-  fillPolygon,
-  floodFill,
   isEmptyRect,
-  paintSegment,
   paletteLut,
   pixelAt,
-  polygonBounds,
-  segmentBounds,
   unionRect,
   type PaintTarget,
   type Protect,
   type Rect,
 } from '../../../shared/labelMap';
 import { LabelHistory } from '../../../shared/labelHistory';
-import { VOID_INDEX } from '../../../shared/voc';
+import type { RegionAction } from '../../../shared/draftRegions';
 import { ScreenMask } from './screenMask';
+import { createTools, type Tool, type ToolContext, type ToolHandler, type ToolPoint } from './tools';
 
-/** `accept` takes the draft (drafts/) inside a polygon (clicks), a stroke (drag) or a box (Shift+drag). */
-export type Tool = 'brush' | 'eraser' | 'void' | 'fill' | 'polygon' | 'accept';
+export type { Tool } from './tools';
 
 /** What the canvas tells its owner. */
 export interface MaskCanvasEvents {
@@ -36,6 +32,8 @@ export interface MaskCanvasEvents {
   hovered(pixel: { x: number; y: number; index: number } | null): void;
   /** The accept tool closed a region: one byte per map pixel, non-zero inside. */
   acceptRegion?(region: Uint8Array): void;
+  /** The region tool clicked image point (x, y): correct the draft's region there. */
+  draftClick?(x: number, y: number, action: RegionAction): void;
 }
 
 export interface View {
@@ -55,15 +53,6 @@ export class MaskCanvas {
   /** A picture over the mask at image resolution (the model's draft); drawn by Konva with the view. */
   private readonly overlayLayer = new Konva.Layer({ listening: false, imageSmoothingEnabled: false });
   private readonly overlay = new Konva.Image({ image: undefined, listening: false, visible: false });
-  /** The accept tool's stroke or box while it is dragged. */
-  private readonly acceptShape = new Konva.Line({
-    stroke: '#ffffff',
-    opacity: 0.45,
-    lineCap: 'round',
-    lineJoin: 'round',
-    visible: false,
-  });
-  private acceptDrag: { x: number; y: number; points: number[]; moved: boolean; box: boolean } | null = null;
   private readonly photo = new Konva.Image({ image: undefined, listening: false });
   private readonly cursor = new Konva.Circle({
     stroke: '#ffffff',
@@ -78,13 +67,6 @@ export class MaskCanvas {
     visible: false,
     opacity: 0.5,
   });
-  private readonly polyLine = new Konva.Line({
-    stroke: '#ffffff',
-    strokeWidth: 1.5,
-    strokeScaleEnabled: false,
-    dash: [4, 3],
-    visible: false,
-  });
 
   private target: PaintTarget | null = null;
   /** Draws the map straight onto the mask layer's canvas; Konva never draws that layer itself. */
@@ -93,7 +75,11 @@ export class MaskCanvas {
   private palette: Uint8Array = new Uint8Array(768);
   private history: LabelHistory | null = null;
 
+  private readonly tools = createTools();
   private tool: Tool = 'brush';
+  /** The tool that received the last press, until its release (input after a tool switch goes there). */
+  private active: ToolHandler | null = null;
+  private readonly ctx: ToolContext;
   private classIndex = 15;
   private brushSize = 9;
   private protect: Protect = 'all';
@@ -101,10 +87,8 @@ export class MaskCanvas {
   private hideBackground = true;
 
   private view: View = { scale: 1, x: 0, y: 0 };
-  private stroke: { x: number; y: number } | null = null;
   private pan: { x: number; y: number; view: View } | null = null;
   private spaceHeld = false;
-  private polygon: number[] = [];
   private drawQueued = false;
   /** Image area waiting to be redrawn on the next frame, or 'all' for the whole viewport. */
   private dirty: Rect | 'all' | null = null;
@@ -124,7 +108,8 @@ export class MaskCanvas {
       height: container.clientHeight || 600,
     });
     this.photoLayer.add(this.photo);
-    this.uiLayer.add(this.cursorShadow, this.cursor, this.polyLine, this.acceptShape);
+    this.uiLayer.add(this.cursorShadow, this.cursor);
+    this.ctx = this.toolContext();
     this.overlayLayer.add(this.overlay);
     this.stage.add(this.photoLayer, this.maskLayer, this.overlayLayer, this.uiLayer);
     this.screenMask = new ScreenMask(this.maskLayer.getNativeCanvasElement(), () =>
@@ -136,7 +121,7 @@ export class MaskCanvas {
     this.listen(container, 'pointerdown', (e) => this.onPointerDown(e as PointerEvent));
     this.listen(container, 'pointermove', (e) => this.onPointerMove(e as PointerEvent));
     this.listen(container, 'pointerup', (e) => this.onPointerUp(e as PointerEvent));
-    this.listen(container, 'pointercancel', () => this.endStroke());
+    this.listen(container, 'pointercancel', () => this.endGesture(true));
     this.listen(container, 'pointerleave', () => this.onLeave());
     this.listen(container, 'wheel', (e) => this.onWheel(e as WheelEvent), { passive: false });
     this.listen(container, 'dblclick', () => this.closePolygon());
@@ -162,7 +147,8 @@ export class MaskCanvas {
     this.history = new LabelHistory(label);
     this.photo.image(image);
     this.photo.size({ width, height });
-    this.polygon = [];
+    this.active = null;
+    for (const handler of Object.values(this.tools) as ToolHandler[]) handler.cancel?.(this.ctx);
     this.palette = palette;
     this.lut = paletteLut(palette, 255, this.hideBackground);
     this.screenMask.setSource(label, this.lut);
@@ -328,11 +314,51 @@ export class MaskCanvas {
 
   // ---- input ------------------------------------------------------------------------------------
 
-  private toImage(e: { clientX: number; clientY: number }): { x: number; y: number; sx: number; sy: number } {
+  private toImage(e: { clientX: number; clientY: number }): ToolPoint {
     const box = this.container.getBoundingClientRect();
     const sx = e.clientX - box.left;
     const sy = e.clientY - box.top;
     return { x: (sx - this.view.x) / this.view.scale, y: (sy - this.view.y) / this.view.scale, sx, sy };
+  }
+
+  /** What the tools may use of the canvas; getters, so a tool always sees the current settings. */
+  private toolContext(): ToolContext {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the context reads this canvas's state
+    const canvas = this;
+    return {
+      get target() {
+        return canvas.target!;
+      },
+      get history() {
+        return canvas.history!;
+      },
+      get scale() {
+        return canvas.view.scale;
+      },
+      get classIndex() {
+        return canvas.classIndex;
+      },
+      get brushSize() {
+        return canvas.brushSize;
+      },
+      get protect() {
+        return canvas.protect;
+      },
+      uiLayer: this.uiLayer,
+      capture: (pointerId) => this.container.setPointerCapture(pointerId),
+      redraw: (rect) => this.redrawRect(rect),
+      changed: () => this.events.changed(),
+      acceptRegion: (region) => this.events.acceptRegion?.(region),
+      draftClick: (x, y, action) => this.events.draftClick?.(x, y, action),
+      paintedInput: (time) => this.pendingInputs.push(time),
+      filled: (time) => {
+        this.fillStarted = time;
+      },
+    };
+  }
+
+  private get handler(): ToolHandler {
+    return this.tools[this.tool];
   }
 
   private onPointerDown(e: PointerEvent): void {
@@ -351,23 +377,8 @@ export class MaskCanvas {
       if (index !== null) this.events.picked(index);
       return;
     }
-    switch (this.tool) {
-      case 'accept':
-        this.container.setPointerCapture(e.pointerId);
-        this.acceptDrag = { x: p.x, y: p.y, points: [p.x, p.y], moved: false, box: e.shiftKey };
-        return;
-      case 'fill':
-        this.fillAt(p.x, p.y);
-        return;
-      case 'polygon':
-        this.addPolygonPoint(p.x, p.y);
-        return;
-      default:
-        this.container.setPointerCapture(e.pointerId);
-        this.history!.begin();
-        this.stroke = { x: p.x, y: p.y };
-        this.paint(p.x, p.y, p.x, p.y, e.timeStamp);
-    }
+    this.active = this.handler;
+    this.active.down(this.ctx, p, e);
   }
 
   private onPointerMove(e: PointerEvent): void {
@@ -381,15 +392,16 @@ export class MaskCanvas {
       });
       return;
     }
-    if (this.acceptDrag) this.dragAccept(this.toImage(e));
-    // Coalesced events carry every position the pointer passed, so fast strokes have no gaps.
-    const moves = this.stroke && typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
-    for (const move of moves.length ? moves : [e]) {
-      const p = this.toImage(move);
-      if (this.stroke) {
-        this.paint(this.stroke.x, this.stroke.y, p.x, p.y, e.timeStamp);
-        this.stroke = { x: p.x, y: p.y };
-      }
+    const active = this.active;
+    if (active?.move) {
+      // Coalesced events carry every position the pointer passed, so fast strokes have no gaps.
+      const moves =
+        active.coalesced && typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+      active.move(
+        this.ctx,
+        (moves.length ? moves : [e]).map((m) => this.toImage(m)),
+        e,
+      );
     }
     const p = this.toImage(e);
     this.updateCursor(p);
@@ -398,22 +410,18 @@ export class MaskCanvas {
   }
 
   private onPointerUp(e: PointerEvent): void {
-    if (this.acceptDrag) {
-      this.endAccept();
-      return;
-    }
     if (this.pan) {
       this.pan = null;
       this.container.releasePointerCapture(e.pointerId);
       return;
     }
-    this.endStroke();
+    this.endGesture(false);
   }
 
-  private endStroke(): void {
-    if (!this.stroke) return;
-    this.stroke = null;
-    if (this.history!.commit()) this.events.changed();
+  private endGesture(cancelled: boolean): void {
+    const active = this.active;
+    this.active = null;
+    if (active && this.target) active.up?.(this.ctx, cancelled);
   }
 
   private onLeave(): void {
@@ -433,151 +441,30 @@ export class MaskCanvas {
       if (down) e.preventDefault();
     }
     if (!down || isTyping(e)) return;
-    const polygonal = this.tool === 'polygon' || this.tool === 'accept';
-    if (polygonal && e.key === 'Enter') this.closePolygon();
-    if (polygonal && e.key === 'Escape') this.cancelPolygon();
+    if (e.key === 'Enter') this.closePolygon();
+    if (e.key === 'Escape') this.cancelPolygon();
   }
 
   // ---- tools ------------------------------------------------------------------------------------
 
-  private paintValue(): number {
-    return this.tool === 'eraser' ? 0 : this.tool === 'void' ? VOID_INDEX : this.classIndex;
-  }
-
-  private paint(x0: number, y0: number, x1: number, y1: number, eventTime: number): void {
-    const t = this.target!;
-    const size = this.brushSize;
-    const r = brushRadius(size);
-    // Dabs are centred on pixel centres (odd sizes) or corners (even sizes), so a size-1 brush paints
-    // exactly the pixel under the pointer and every dab is symmetric.
-    const [a, b, c, d] = [x0, y0, x1, y1].map((v) => brushCentre(v, size)) as [
-      number,
-      number,
-      number,
-      number,
-    ];
-    const box = segmentBounds(t, a, b, c, d, r);
-    if (isEmptyRect(box)) return;
-    this.history!.touch(box);
-    const changed = paintSegment(t, a, b, c, d, r, this.paintValue(), this.protect);
-    this.pendingInputs.push(eventTime);
-    this.redrawRect(changed);
-  }
-
-  private fillAt(x: number, y: number): void {
-    const t = this.target!;
-    const start = performance.now();
-    if (pixelAt(t, x, y) === null) return;
-    // A fill's extent is unknown beforehand, so the step touches the whole map; commit trims the patch
-    // to the pixels that really changed.
-    this.history!.begin();
-    this.history!.touch(this.fullRect());
-    const changed = floodFill(t, Math.floor(x), Math.floor(y), this.paintValueForArea(), this.protect);
-    if (!this.history!.commit()) return;
-    this.redrawRect(changed);
-    this.fillStarted = start;
-    this.events.changed();
-  }
-
-  /** Fill and polygon paint the selected class (the eraser and void tools are brushes). */
-  private paintValueForArea(): number {
-    return this.classIndex;
-  }
-
-  private addPolygonPoint(x: number, y: number): void {
-    const [fx, fy] = this.polygon;
-    // A click near the first vertex closes the polygon.
-    if (this.polygon.length >= 6 && fx !== undefined && fy !== undefined) {
-      if (Math.hypot(x - fx, y - fy) * this.view.scale < 6) {
-        this.closePolygon();
-        return;
-      }
-    }
-    this.polygon.push(x, y);
-    this.polyLine.points(this.polygon);
-    this.polyLine.closed(false);
-    this.polyLine.visible(true);
-    this.uiLayer.batchDraw();
-  }
-
-  /** Fills the polygon drawn so far (at least three vertices) and starts a new one. */
+  /** Finishes what the current tool is drawing (a polygon's fill, say). */
   closePolygon(): void {
-    const t = this.target;
-    if (!t || this.polygon.length < 6) return;
-    const points = this.polygon;
-    const box = polygonBounds(t, points);
-    this.cancelPolygon();
-    if (isEmptyRect(box)) return;
-    if (this.tool === 'accept') {
-      const region = { width: t.width, height: t.height, indices: new Uint8Array(t.width * t.height) };
-      fillPolygon(region, points, 1, 'all');
-      this.events.acceptRegion?.(region.indices);
-      return;
-    }
-    this.history!.begin();
-    this.history!.touch(box);
-    const changed = fillPolygon(t, points, this.paintValueForArea(), this.protect);
-    if (this.history!.commit()) {
-      this.redrawRect(changed);
-      this.events.changed();
-    }
+    if (this.target) this.handler.finish?.(this.ctx);
   }
 
+  /** Drops what the current tool is drawing. */
   cancelPolygon(): void {
-    this.polygon = [];
-    this.polyLine.visible(false);
-    this.uiLayer.batchDraw();
-  }
-
-  /** A drag of the accept tool: a stroke of the brush's width, or with Shift a box. */
-  private dragAccept(p: { x: number; y: number; sx: number; sy: number }): void {
-    const d = this.acceptDrag!;
-    if (!d.moved && Math.hypot(p.x - d.x, p.y - d.y) * this.view.scale < 4) return;
-    d.moved = true;
-    if (d.box) d.points = [d.x, d.y, p.x, d.y, p.x, p.y, d.x, p.y];
-    else d.points.push(p.x, p.y);
-    this.acceptShape.points(d.points);
-    this.acceptShape.closed(d.box);
-    this.acceptShape.strokeWidth(d.box ? 1 / this.view.scale : this.brushSize);
-    this.acceptShape.fill(d.box ? 'rgba(255,255,255,0.25)' : '');
-    this.acceptShape.visible(true);
-    this.uiLayer.batchDraw();
-  }
-
-  /** Ends an accept drag: a click adds a polygon vertex; a stroke or box is accepted as a region. */
-  private endAccept(): void {
-    const d = this.acceptDrag!;
-    const t = this.target!;
-    this.acceptDrag = null;
-    this.acceptShape.visible(false);
-    this.uiLayer.batchDraw();
-    if (!d.moved) {
-      this.addPolygonPoint(d.x, d.y);
-      return;
-    }
-    const region = { width: t.width, height: t.height, indices: new Uint8Array(t.width * t.height) };
-    if (d.box) {
-      fillPolygon(region, d.points, 1, 'all');
-    } else {
-      const r = brushRadius(this.brushSize);
-      const pts = d.points.map((v) => brushCentre(v, this.brushSize));
-      for (let i = 0; i + 3 < pts.length; i += 2)
-        paintSegment(region, pts[i]!, pts[i + 1]!, pts[i + 2]!, pts[i + 3]!, r, 1, 'all');
-    }
-    this.events.acceptRegion?.(region.indices);
+    if (this.target) this.handler.cancel?.(this.ctx);
   }
 
   private updateCursor(p: { x: number; y: number } | null): void {
-    const brush = this.tool === 'brush' || this.tool === 'eraser' || this.tool === 'void';
-    const show = p !== null && brush && !this.spaceHeld;
+    const show = p !== null && !!this.handler.brushCursor && !this.spaceHeld;
     for (const c of [this.cursorShadow, this.cursor]) {
       c.visible(show);
       if (p) c.position({ x: brushCentre(p.x, this.brushSize), y: brushCentre(p.y, this.brushSize) });
       c.radius(brushRadius(this.brushSize));
     }
-    if ((this.tool === 'polygon' || this.tool === 'accept') && p && this.polygon.length) {
-      this.polyLine.points([...this.polygon, p.x, p.y]);
-    }
+    if (this.target) this.handler.hover?.(this.ctx, p);
     this.uiLayer.batchDraw();
   }
 

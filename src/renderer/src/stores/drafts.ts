@@ -6,6 +6,7 @@ import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { DraftResult, ImageFilter, RankResult } from '../../../shared/api';
 import { acceptDraft, draftIou, type AcceptOptions, type QueueOrder } from '../../../shared/drafts';
+import { correctDraftAt, type RegionAction } from '../../../shared/draftRegions';
 import { draftUncertainty } from '../../../shared/draftRefine';
 import type { RunSummary } from '../../../shared/training';
 import { api } from '../api';
@@ -145,6 +146,12 @@ export const useDraftsStore = defineStore('drafts', () => {
   const acceptOneClass = (index: number) => accept({ classIndex: index });
   const acceptConfident = () => accept({ confidence: usableDraft()?.confidence, threshold: threshold.value });
   const acceptRegion = (region: Uint8Array) => accept({ region });
+  /** The region tool's click at image point (x, y): one undo step that honours Protect. */
+  function correctAt(x: number, y: number, action: RegionAction): void {
+    const d = usableDraft();
+    if (!d || !editor.canvas) return;
+    editor.canvas.applyEdit((target) => correctDraftAt(target, d.labels, x, y, action, editor.protect));
+  }
 
   /** Whether the review filter in the image list was set by "to do only" (and is the queue's to lift). */
   let todoSet = false;
@@ -300,6 +307,7 @@ export const useDraftsStore = defineStore('drafts', () => {
     acceptOneClass,
     acceptConfident,
     acceptRegion,
+    correctAt,
     applyQueue,
     draftAll,
     cancelDrafting,

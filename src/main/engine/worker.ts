@@ -13,7 +13,7 @@ import type { CheckpointName } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { train } from './train';
+import { prepareRun, train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
@@ -249,6 +249,11 @@ async function handle(req: EngineRequest): Promise<unknown> {
         const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
         return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
       });
+    }
+    case 'prepare': {
+      if (!backend) backend = await selectBackend(req.job.settings.backend);
+      await prepareRun(req.job, backend.name);
+      return { runDir: req.job.runDir, normalization: getModelSpec(req.job.settings.model).normalization };
     }
     case 'train': {
       if (training) throw new Error('a training run is already in progress in this engine');

@@ -8,8 +8,10 @@ import { heapProblem } from '../../../shared/trainDefaults';
 import {
   DEFAULT_TRAIN_SETTINGS,
   describeAdapter,
+  type EpochRecord,
   type RunState,
   type TrainJob,
+  type TrainProgress,
   type TrainSettings,
 } from '../../../shared/training';
 import { writeJsonAtomic } from '../../services/atomicFile';
@@ -26,7 +28,8 @@ import { WorkbenchSession } from '../../services/session';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
-import { engineEntry } from '../paths';
+import { engineEntry, pythonDir } from '../paths';
+import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
 import type { EngineStarter } from './cam';
 
 function numberOption(value: string | undefined, name: string): number | undefined {
@@ -66,6 +69,11 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
         progress: { type: 'string' },
         'init-from': { type: 'string' },
         json: { type: 'boolean' },
+        engine: { type: 'string' },
+        nproc: { type: 'string' },
+        python: { type: 'string' },
+        device: { type: 'string' },
+        amp: { type: 'boolean' },
       },
     }),
   );
@@ -79,6 +87,22 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   if (values.schedule && !['cos', 'step', 'constant'].includes(values.schedule)) {
     throw new UsageError('--schedule must be cos, step or constant');
   }
+
+  const engine = values.engine ?? 'segscope';
+  if (engine !== 'segscope' && engine !== 'torch') throw new UsageError('--engine must be segscope or torch');
+  const torchOnly = (['nproc', 'python', 'device', 'amp'] as const).filter((k) => values[k] !== undefined);
+  if (engine !== 'torch' && torchOnly.length)
+    throw new UsageError(`${torchOnly.map((k) => `--${k}`).join(', ')} apply to --engine torch`);
+  const nproc = intOption(values.nproc, 'nproc', 1, 1024) ?? 1;
+  const device = values.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  // Before any folder is made: a missing Python or torch is said at once, in plain words.
+  const torch = engine === 'torch' ? await findTorchPython(pythonDir, values.python) : null;
+  if (torch && device === 'cuda' && !torch.info.cudaAvailable)
+    throw new UsageError(
+      `--device cuda: torch ${torch.info.torch} at ${torch.python} has no CUDA device ` +
+        `(${torch.info.cuda ? `built for CUDA ${torch.info.cuda}, but no GPU or driver is visible` : 'a CPU-only build'})`,
+    );
 
   let backboneWeights: string | null = null;
   if (values['backbone-weights'] !== undefined) {
@@ -184,6 +208,15 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     job = training.makeJob(ds, settings, runDir, false);
   }
   await mkdir(job.runDir, { recursive: true });
+  if (torch) {
+    return trainOnTorch(job, host, torch, {
+      nproc,
+      device: device as 'cpu' | 'cuda',
+      amp: values.amp ?? false,
+      json: values.json ?? false,
+      progressMode,
+    });
+  }
 
   const info = await host.start(job.settings.backend);
   const heap = heapProblem(job.settings, info.name);
@@ -262,5 +295,128 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   } finally {
     process.off('SIGINT', onSigint);
     host.kill('the command finished');
+  }
+}
+
+/** A progress line as `train` prints it, for both engines. */
+function describeStep(p: Extract<TrainProgress, { kind: 'step' }>): string {
+  return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s`;
+}
+
+function describeEpoch(r: EpochRecord): string {
+  return (
+    `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}` +
+    (r.miou !== null
+      ? `, val loss ${r.valLoss!.toFixed(4)}, mIoU ${(100 * r.miou).toFixed(2)}%, pixel acc ${(100 * r.pixelAccuracy!).toFixed(2)}%`
+      : '') +
+    ` (${r.seconds.toFixed(1)} s)${r.best ? ' best' : ''}`
+  );
+}
+
+/**
+ * `train --engine torch`: Segscope's engine prepares a new run (config, state, `last` at epoch 0 with the
+ * initial weights), then PyTorch workers train it (services/torchEngine.ts). Ctrl+C cancels at the next
+ * batch on every worker; a second stops them at once.
+ */
+async function trainOnTorch(
+  job: TrainJob,
+  host: EngineHost,
+  torch: TorchPython,
+  o: { nproc: number; device: 'cpu' | 'cuda'; amp: boolean; json: boolean; progressMode: string },
+): Promise<number> {
+  const log = (line: string): void => void (o.json ? process.stderr : process.stdout).write(line + '\n');
+  const started = performance.now();
+  let normalization: string;
+  try {
+    await host.start(job.settings.backend);
+    const prepared = job.resume
+      ? null
+      : await host.request({ type: 'prepare', job: { ...job, settings: { ...job.settings } } });
+    // A resumed run's workers recorded the scaling they were given in its state.
+    const recorded = job.resume
+      ? ((
+          JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8').catch(() => '{}')) as {
+            normalization?: string;
+          }
+        ).normalization ?? null)
+      : null;
+    const scaling = prepared?.normalization ?? recorded;
+    if (!scaling)
+      throw new Error(`${job.runDir}: its state.json does not say how the PyTorch engine scaled the input`);
+    normalization = scaling;
+  } finally {
+    host.kill('the PyTorch engine trains the run');
+  }
+  const gpus = torch.info.gpus.map((g) => `${g.name} (${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB)`);
+  log(
+    `engine torch ${torch.info.torch} (${torch.python}, Python ${torch.info.python}) on ${o.device}` +
+      (o.device === 'cuda' ? `: ${gpus.join(', ')}` : '') +
+      `, ${o.nproc} process${o.nproc > 1 ? 'es' : ''}${o.nproc > 1 ? (o.device === 'cuda' ? ' (DDP, NCCL)' : ' (DDP, gloo)') : ''}`,
+  );
+  log(`run ${basename(job.runDir)} → ${job.runDir}`);
+  if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
+  let loggedStep = 0;
+  let firstStep = true;
+  const run = await startTorchRun({
+    python: torch.python,
+    packageDir: pythonDir,
+    runDir: job.runDir,
+    nproc: o.nproc,
+    device: o.device,
+    amp: o.amp,
+    normalization,
+    resume: job.resume,
+    onProgress: (p) => {
+      if (o.progressMode === 'json') process.stderr.write(JSON.stringify(p) + '\n');
+      if (p.kind === 'step') {
+        if (firstStep) {
+          firstStep = false;
+          log(`first step after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        }
+        const global = (p.epoch - 1) * p.steps + p.step;
+        if (
+          !process.stdout.isTTY &&
+          o.progressMode === 'lines' &&
+          (global - loggedStep >= 10 || global === 1)
+        ) {
+          loggedStep = global;
+          log(describeStep(p));
+        }
+        if (process.stdout.isTTY && !o.json) process.stdout.write(`\r${describeStep(p)}   `);
+      } else if (p.kind === 'epoch') {
+        if (process.stdout.isTTY && !o.json) process.stdout.write('\n');
+        log(describeEpoch(p.record));
+      }
+    },
+  });
+  let cancelled = false;
+  const onSigint = (): void => {
+    if (!cancelled) {
+      cancelled = true;
+      log('cancelling at the next batch… (Ctrl+C again to stop at once)');
+      run.cancel();
+      return;
+    }
+    log('stopping the workers now; the run keeps its last checkpoint');
+    run.kill();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await run.done;
+    if (o.json) console.log(JSON.stringify({ run: job.runDir, engine: 'torch', ...result }));
+    else
+      log(
+        `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
+      );
+    return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
+  } catch (err) {
+    if (cancelled) {
+      await markRunEnded(job.runDir, 'cancelled').catch(() => undefined);
+      log(`cancelled: the run keeps its last checkpoint in ${job.runDir}`);
+      return EXIT_CANCELLED;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }

@@ -15,7 +15,8 @@ Usage:
                  [--split train] [--val-split val | --no-val] [--no-augment]
                  [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--backbone-weights FILE.h5]
                  [--out RUN_DIR] [--init-from RUN_DIR[:best|last]] [--progress lines|json] [--json]
-  segscope train --resume RUN_DIR [--epochs N] [--progress lines|json] [--json]
+                 [--engine segscope|torch] [--nproc N] [--python PATH] [--device cpu|cuda] [--amp]
+  segscope train --resume RUN_DIR [--epochs N] [--engine torch --nproc N] [--progress lines|json] [--json]
   segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
                 [--backend B] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
@@ -91,6 +92,13 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
                            size are the default
   --progress lines|json    progress when not on a terminal: a line every 10 steps (default), or one JSON
                            object per step and per epoch on stderr
+  --engine segscope|torch  segscope (default): Segscope's own engine; torch: the PyTorch engine
+                           (python/segscope_torch) in a Python with torch, DDP across --nproc processes
+  --nproc N                PyTorch worker processes on this machine (default 1; gloo on cpu, NCCL on cuda)
+  --python PATH            the Python with torch (default: $SEGSCOPE_PYTHON, python3, /usr/bin/python3,
+                           python: the first that imports torch)
+  --device cpu|cuda        where the PyTorch workers train (default cpu)
+  --amp                    mixed precision on cuda
   --json                   print the result as JSON on stdout`,
   eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
 
@@ -133,7 +141,9 @@ images most in need of review first, with their scores.
   doctor: `Usage: segscope doctor [--json]
 
 Starts an engine as training would and reports each backend (in use, skipped and why, or not tried), the
-GPU adapters found (vendor, architecture, description, software or not) and the optional packages.
+GPU adapters found (vendor, architecture, description, software or not), the optional packages, and
+the PyTorch engine: the first Python that imports torch, its version and devices (CUDA GPUs by name and
+memory), under "torch" in the JSON.
   --json   print the diagnosis as JSON`,
   export: `Usage: segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
 

@@ -82,6 +82,8 @@ def train_command(argv, box):
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--rdzv-timeout", type=float, default=float(os.environ.get("SEGSCOPE_RDZV_TIMEOUT", "120")))
     parser.add_argument("--threads", type=int, default=0)
+    # An exported job's dataset lives where the cluster keeps it, not where config.json's datasetRoot says.
+    parser.add_argument("--dataset", default=None)
     args = parser.parse_args(argv)
     args.run = os.path.abspath(args.run)
     rank = int(os.environ.get("RANK", "0"))

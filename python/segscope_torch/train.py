@@ -162,6 +162,8 @@ def train(args, rank, world, local_rank):
         torch.cuda.set_device(device)
     with open(os.path.join(args.run, "config.json")) as f:
         job = json.load(f)
+    if getattr(args, "dataset", None):
+        job["datasetRoot"] = os.path.abspath(args.dataset)
     s = job["settings"]
     classes = len(job["classNames"])
     size = s["inputSize"]

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir, VOC_MINI, VOC_MINI_DEVKIT } from '../helpers/data';
+import { copyVocMini, tempDir, VOC_MINI, VOC_MINI_DEVKIT } from '../helpers/data';
 import { ROOT } from './harness';
 
 const PYTHON = process.env.SEGSCOPE_PYTHON ?? '/usr/bin/python3';
@@ -49,6 +49,8 @@ function background(...args: string[]) {
 
 describe('segscope train --engine torch', () => {
   const run = join(tempDir(), 'torch-run');
+  /** The cancelled run, exported as a cluster job before it is resumed here. */
+  const job = join(tempDir(), 'torch-job');
 
   it('trains on two DDP processes to done, and the run works in Segscope’s engine', () => {
     const r = cli(
@@ -166,6 +168,8 @@ describe('segscope train --engine torch', () => {
     expect(existsSync(join(cancelled, 'checkpoints', 'last', 'model.json'))).toBe(true);
     const before = epochsOf(cancelled);
     expect(before).toEqual(before.map((_, i) => i + 1));
+    const exported = cli('job', 'export', cancelled, '--out', job, '--epochs', String(state.epoch + 1));
+    expect(exported.status, exported.stderr).toBe(0);
 
     const resumed = cli(
       'train',
@@ -184,6 +188,54 @@ describe('segscope train --engine torch', () => {
     expect(after).toEqual(after.map((_, i) => i + 1));
     expect(after).toHaveLength(state.epoch + 2);
   }, 240_000);
+
+  it('exports a cancelled run as a torchrun job whose finished run imports into a dataset', () => {
+    const script = readFileSync(join(job, 'run.sh'), 'utf8');
+    expect(script).toMatch(/--nnodes "\$\{NNODES:-1\}"/);
+    expect(script).toMatch(/--rdzv_backend c10d --rdzv_endpoint "\$\{RDZV_ENDPOINT:-localhost:29500\}"/);
+    expect(spawnSync('bash', ['-n', join(job, 'job.sbatch')]).status).toBe(0);
+    expect(existsSync(join(job, 'segscope_torch', 'train.py'))).toBe(true);
+    expect(existsSync(join(job, 'run', 'checkpoints', 'last', 'model.json'))).toBe(true);
+    // The cluster keeps the dataset elsewhere: the path in the config must not be what the job reads.
+    const configPath = join(job, 'run', 'config.json');
+    const config = readJson<{ datasetRoot: string; settings: { epochs: number } }>(configPath);
+    writeFileSync(configPath, JSON.stringify({ ...config, datasetRoot: '/nonexistent/on-the-cluster' }));
+    // Debian's torchrun fails at launch here (its elastic agent), so this stand-in checks run.sh's flags
+    // and starts the module as rank 0 of 1 with the variables torchrun sets; the workers are the real ones.
+    const shim = join(tempDir(), 'torchrun');
+    writeFileSync(
+      shim,
+      `#!/bin/sh
+while [ "$1" != "-m" ]; do
+  case "$1" in --nnodes|--nproc_per_node|--rdzv_backend|--rdzv_endpoint|--rdzv_id) shift 2;; *) echo "torchrun stand-in: unexpected $1" >&2; exit 9;; esac
+done
+RANK=0 LOCAL_RANK=0 WORLD_SIZE=1 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 exec "$PYTHON" "$@"
+`,
+    );
+    chmodSync(shim, 0o755);
+    const ran = spawnSync('bash', [join(job, 'run.sh'), VOC_MINI], {
+      encoding: 'utf8',
+      env: { ...env, TORCHRUN: shim, PYTHON, DEVICE: 'cpu', OMP_NUM_THREADS: '1' },
+    });
+    expect(ran.status, ran.stderr).toBe(0);
+    const state = readJson<{ status: string; epoch: number }>(join(job, 'run', 'state.json'));
+    expect(state).toMatchObject({ status: 'done', epoch: config.settings.epochs });
+    expect(epochsOf(join(job, 'run'))).toEqual(
+      Array.from({ length: config.settings.epochs }, (_, i) => i + 1),
+    );
+
+    const dataset = copyVocMini();
+    const imported = cli('job', 'import', job, '--dataset', dataset);
+    expect(imported.status, imported.stderr).toBe(0);
+    const dir = /as (\S+)$/m.exec(imported.stdout)?.[1] ?? '';
+    expect(dir.startsWith(join(dataset, '.segscope', 'runs'))).toBe(true);
+    expect(readJson<{ datasetRoot: string }>(join(dir, 'config.json')).datasetRoot).toBe(dataset);
+    expect(readJson<{ status: string }>(join(dir, 'state.json')).status).toBe('done');
+    // A finished run is not a job to export again.
+    const again = cli('job', 'export', run, '--out', join(tempDir(), 'again'));
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/is done; export a new or cancelled run/);
+  }, 120_000);
 
   it('ends the run failed with the last lines of a worker that dies', async () => {
     const dying = join(tempDir(), 'torch-die');

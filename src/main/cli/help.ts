@@ -32,6 +32,10 @@ Usage:
                                 drafts a split with the run, then lists the images most in need of review
   segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
                                 the checkpoint as an ONNX file (opset 17) with its metadata
+  segscope job export RUN_DIR --out DIR [--nproc-per-node N] [--epochs N]
+                                a new or cancelled PyTorch run as a cluster job (torchrun run.sh, sbatch example)
+  segscope job import DIR --dataset DIR [--year Y]
+                                checks the run a job trained and adds it to the dataset's runs
   segscope doctor [--json]      backends, GPU adapters, optional packages, and why each was or was not used
 
 Every command answers --help. --year takes the folder name (VOC2012) or the year (2012).
@@ -153,4 +157,18 @@ colours and the Segscope version in its metadata.
   --checkpoint best|last   default best, or last for a run without one
   --out FILE               where the .onnx file goes
   --json                   print what was written as JSON`,
+  job: `Usage: segscope job export RUN_DIR|RUN_DIR/config.json --out DIR [--nproc-per-node N] [--epochs N]
+       segscope job import DIR --dataset DATASET_DIR [--year Y]
+
+export writes a self-contained job for a cluster: the segscope_torch package, the run folder (its config,
+state and last checkpoint, the initial weights), run.sh for torchrun (--nnodes, --nproc_per_node, a c10d
+rendezvous at --rdzv_endpoint; NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID, DEVICE from the environment)
+taking the dataset folder as its argument, and job.sbatch, a Slurm example. The run is one started with
+--engine torch that is not done; one past epoch 0 resumes from its last checkpoint.
+import checks the run the job trained (ended, epochs 1..N once each, last checkpoint whole, the dataset's
+classes) and copies it, with the dataset's path, into the dataset's runs; nothing changes when a check fails.
+  --out DIR              the job folder (must not exist, or be empty)
+  --nproc-per-node N     run.sh's default workers per node (default 1)
+  --epochs N             train the job to N epochs (default the run's own)
+  --dataset DIR          the dataset the run is imported into`,
 };

@@ -1,12 +1,14 @@
 // THE contract between the UI and main: every method, its request schema, its response type, and
 // every event. Imported by main (to implement and validate), by the preload and by the renderer.
+import type { CamMethod } from './camMethods';
 import { z } from 'zod';
 import type { Envelope } from './errors';
 import type { ClassDef } from './voc';
 import type { ModelInfo } from './engineProtocol';
 import type { BackendInfo, RunSummary, TrainProgress, RunStatus } from './training';
 import type { DraftScores, QueueOrder } from './drafts';
-import { BACKEND_PREFERENCES } from './training';
+import { BACKEND_PREFERENCES, TRAIN_SETTINGS_SCHEMA } from './training';
+import { CAM_METHODS } from './camMethods';
 
 /** How the UI is connected to main. */
 export type Transport = 'electron' | 'browser';
@@ -145,7 +147,7 @@ export interface SegmentResult {
 }
 
 /** The Grad-CAM methods the engine offers. */
-export type CamMethod = 'gradcam' | 'gradcampp' | 'hirescam';
+export type { CamMethod };
 
 /** A Grad-CAM heatmap at the image's size, 0..1. */
 export interface CamResult {
@@ -221,36 +223,9 @@ const folderPath = z.string().min(1).max(4096);
 const imageId = z.string().min(1).max(255);
 const runId = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/);
 const checkpoint = z.enum(['best', 'last']);
-const camMethod = z.enum(['gradcam', 'gradcampp', 'hirescam']);
-const trainSettings = z
-  .object({
-    model: z.string().min(1).max(50),
-    epochs: z.number().int().min(1).max(10_000),
-    batchSize: z.number().int().min(1).max(256),
-    inputSize: z.number().int().min(16).max(2048),
-    lr: z.number().positive().max(10),
-    optimizer: z.enum(['adam', 'sgd']),
-    momentum: z.number().min(0).max(1),
-    weightDecay: z.number().min(0).max(1),
-    schedule: z.enum(['cos', 'step', 'constant']),
-    freezeEpochs: z.number().int().min(0).max(10_000),
-    split: z.string().min(1).max(255),
-    valSplit: z.string().min(1).max(255).nullable(),
-    augment: z
-      .object({ scale: z.boolean(), rotate: z.boolean(), flip: z.boolean(), hsv: z.boolean() })
-      .strict(),
-    dice: z.boolean(),
-    classWeights: z.enum(['none', 'balanced']),
-    patience: z.number().int().min(1).max(10_000).nullable(),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 31),
-    backend: z.enum(BACKEND_PREFERENCES),
-    backboneWeights: z.string().max(4096).nullable(),
-  })
-  .strict();
+const camMethod = z.enum(CAM_METHODS);
+/** The settings a UI may send: initFrom (a checkpoint path) is main's to set, for fine-tuning only. */
+const trainSettings = TRAIN_SETTINGS_SCHEMA.omit({ initFrom: true });
 const rgb = z.tuple([
   z.number().int().min(0).max(255),
   z.number().int().min(0).max(255),

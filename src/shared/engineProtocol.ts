@@ -1,5 +1,6 @@
 // Messages between main and the engine process. Requests carry an id; the engine answers each with one
 // result, and may send progress for it before. Runs in any process.
+import type { CamMethod } from './camMethods';
 import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
 import type { ModelInfo } from './modelCatalog';
@@ -16,7 +17,7 @@ export interface ItemsProgress {
 export type CheckpointName = 'best' | 'last';
 
 /** The Grad-CAM methods the engine offers (pytorch-grad-cam's GradCAM, GradCAMPlusPlus, HiResCAM). */
-export type CamMethod = 'gradcam' | 'gradcampp' | 'hirescam';
+export type { CamMethod };
 
 /** A Grad-CAM heatmap of one layer, 0..1, row-major at `width`×`height`. */
 export interface CamMap {

@@ -61,6 +61,46 @@ export function proposedDefaults(backend: string): ProposedDefaults {
   };
 }
 
+/** The settings the backend's proposal sets; what `settingsFor` reports when it used them. */
+const PROPOSED = ['model', 'inputSize', 'batchSize', 'lr', 'epochs'] as const;
+
+/**
+ * The settings a run started without the panel (`segscope train`) gets on `backend`: the panel's
+ * proposal for it, overridden by what was `given`; a model given without an input size gets the size
+ * the panel proposes for that model. `chose` names, in one line, the proposed settings used and why;
+ * null when every one was given.
+ */
+export function settingsFor(
+  backend: string,
+  given: Partial<TrainSettings>,
+): { settings: TrainSettings; chose: string | null } {
+  const proposal = proposedDefaults(backend);
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const settings: TrainSettings = { ...proposal.settings, ...defined };
+  if (given.model !== undefined && given.inputSize === undefined) {
+    settings.inputSize = proposedInputSize(given.model, backend) ?? settings.inputSize;
+  }
+  const used = PROPOSED.filter((k) => given[k] === undefined);
+  if (!used.length) return { settings, chose: null };
+  const words: Record<(typeof PROPOSED)[number], string> = {
+    model: settings.model,
+    inputSize: `${settings.inputSize}²`,
+    batchSize: `batch ${settings.batchSize}`,
+    lr: `lr ${settings.lr.toExponential()}`,
+    epochs: `${settings.epochs} epochs`,
+  };
+  const sized =
+    given.model !== undefined && used.includes('inputSize')
+      ? ` ${settings.inputSize}² is the input size proposed for ${settings.model} there.`
+      : '';
+  return {
+    settings,
+    chose:
+      `defaults for ${backend}: ${used.map((k) => words[k]).join(', ')}. ` +
+      (given.model === undefined ? proposal.why : `What the panel starts with there.${sized}`),
+  };
+}
+
 /** The input side the panel proposes for `model` on `backend`; null for an unknown model. */
 export function proposedInputSize(model: string, backend: string): number | null {
   const info = modelInfo(model);

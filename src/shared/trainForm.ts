@@ -1,55 +1,25 @@
-// Checks of the training form, field by field, in words a person uses, with the same limits main's
-// schema enforces (api.ts). Runs in any process; the panel shows each message beside its field.
+// Checks of the training form, field by field, in words a person uses, with the limits of the one
+// settings table (trainFields.ts) that main's schema is built from too. Runs in any process; the panel
+// shows each message beside its field.
 import { modelInfo } from './modelCatalog';
+import { numberProblem, TRAIN_NUMBERS, type NumberSetting } from './trainFields';
 import type { TrainSettings } from './training';
 
-/** The bounds of each numeric field; the panel puts them on its inputs as min and max. */
-export const TRAIN_LIMITS = {
-  epochs: { min: 1, max: 10_000 },
-  batchSize: { min: 1, max: 256 },
-  inputSize: { min: 16, max: 2048 },
-  lr: { min: 0, max: 10 },
-  momentum: { min: 0, max: 1 },
-  weightDecay: { min: 0, max: 1 },
-  freezeEpochs: { min: 0, max: 10_000 },
-  patience: { min: 1, max: 10_000 },
-} as const;
+type FormNumber = {
+  [K in NumberSetting]: (typeof TRAIN_NUMBERS)[K]['inForm'] extends true ? K : never;
+}[NumberSetting];
 
-export type TrainField = keyof typeof TRAIN_LIMITS | 'split' | 'valSplit';
+/** The numeric fields the form checks, in the table's order. */
+const FORM_NUMBERS = (Object.keys(TRAIN_NUMBERS) as NumberSetting[]).filter(
+  (k): k is FormNumber => TRAIN_NUMBERS[k].inForm,
+);
 
-const LABELS: Record<keyof typeof TRAIN_LIMITS, string> = {
-  epochs: 'Epochs',
-  batchSize: 'Batch',
-  inputSize: 'Input size',
-  lr: 'Learning rate',
-  momentum: 'Momentum',
-  weightDecay: 'Weight decay',
-  freezeEpochs: 'Frozen encoder epochs',
-  patience: 'Early stopping',
-};
+/** The bounds of each numeric field of the form (from trainFields.ts); the panel puts them on its inputs. */
+export const TRAIN_LIMITS = Object.fromEntries(
+  FORM_NUMBERS.map((k) => [k, { min: TRAIN_NUMBERS[k].min, max: TRAIN_NUMBERS[k].max }]),
+) as { readonly [K in FormNumber]: { readonly min: number; readonly max: number } };
 
-const WHOLE = new Set<keyof typeof TRAIN_LIMITS>([
-  'epochs',
-  'batchSize',
-  'inputSize',
-  'freezeEpochs',
-  'patience',
-]);
-
-/** A field's value as the form holds it: a number, or '' / null when the box is empty. */
-function numberProblem(field: keyof typeof TRAIN_LIMITS, value: unknown): string | null {
-  const { min, max } = TRAIN_LIMITS[field];
-  const label = LABELS[field];
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `${label}: enter a number`;
-  if (WHOLE.has(field)) {
-    if (!Number.isInteger(value) || value < min || value > max)
-      return `${label} must be a whole number from ${min} to ${max}`;
-    return null;
-  }
-  if (field === 'lr')
-    return value > 0 && value <= max ? null : `${label} must be above 0 and at most ${max}, e.g. 0.001`;
-  return value >= min && value <= max ? null : `${label} must be from ${min} to ${max}`;
-}
+export type TrainField = FormNumber | 'split' | 'valSplit';
 
 /**
  * What is wrong with each field of `s`, by field; empty when the form can start a run.
@@ -61,7 +31,7 @@ export function trainFieldErrors(
   splitSizes: ReadonlyMap<string, number>,
 ): Partial<Record<TrainField, string>> {
   const errors: Partial<Record<TrainField, string>> = {};
-  for (const field of Object.keys(TRAIN_LIMITS) as (keyof typeof TRAIN_LIMITS)[]) {
+  for (const field of FORM_NUMBERS) {
     if (field === 'patience' && s.patience === null) continue;
     if (field === 'momentum' && s.optimizer !== 'sgd') continue;
     const problem = numberProblem(field, s[field]);

@@ -1,13 +1,17 @@
 // Training settings, progress and run records: what the panel and the CLI set, what the engine reports,
 // and what a run folder holds. Runs in any process.
+import { z } from 'zod';
+import { BACKEND_PREFERENCES, type BackendName } from './backends';
 import type { SegmentationMetrics } from './metrics';
+import {
+  TRAIN_CHOICES,
+  TRAIN_NUMBERS,
+  TRAIN_TEXT_MAX,
+  type NumberField,
+  type NumberSetting,
+} from './trainFields';
 
-/** A tfjs backend, fastest first. */
-export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
-
-/** Every backend preference, for validating what the panel and the CLI send. */
-export const BACKEND_PREFERENCES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { BACKEND_PREFERENCES, BACKENDS, type BackendName, type BackendPreference } from './backends';
 
 /** The GPU adapter the webgpu backend runs on, as the adapter reports it. */
 export interface GpuAdapterInfo {
@@ -49,54 +53,71 @@ export interface Diagnosis {
   packages: { name: string; version: string | null; note: string }[];
 }
 
-/** Which augmentations are applied to training samples. */
-export interface AugmentSettings {
-  scale: boolean;
-  rotate: boolean;
-  flip: boolean;
-  hsv: boolean;
+/** A numeric setting's schema, from the table's bounds. */
+function numberSchema(field: NumberSetting): z.ZodNumber {
+  const f: NumberField = TRAIN_NUMBERS[field];
+  const n = f.whole ? z.number().int() : z.number();
+  return (f.aboveMin ? n.gt(f.min) : n.min(f.min)).max(f.max);
 }
 
-/** What the user chooses before training. */
-export interface TrainSettings {
-  model: string;
-  epochs: number;
-  batchSize: number;
-  /** Side of the square (letterboxed) input. */
-  inputSize: number;
-  lr: number;
-  optimizer: 'adam' | 'sgd';
-  /** SGD momentum. */
-  momentum: number;
-  /** L2 penalty on the kernels, added to the loss. */
-  weightDecay: number;
-  schedule: 'cos' | 'step' | 'constant';
-  /** Epochs with the pretrained encoder frozen before it is trained too. */
-  freezeEpochs: number;
-  split: string;
-  /** Null to train without validation. */
-  valSplit: string | null;
-  augment: AugmentSettings;
-  /** Adds a soft Dice term to the cross-entropy. */
-  dice: boolean;
-  /** `balanced` weights each class by median frequency / its frequency in the training labels. */
-  classWeights: 'none' | 'balanced';
-  /** Stop after this many epochs without a better validation mIoU; null never stops early. */
-  patience: number | null;
-  seed: number;
-  backend: BackendPreference;
-  /**
-   * Absolute path of a Keras applications `.h5` file (e.g. `vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`)
-   * whose ImageNet weights are set on the backbone, by layer name, when a new run builds its model; null
-   * (or absent, in runs from before this setting) starts from random weights.
-   */
-  backboneWeights?: string | null;
-  /**
-   * Absolute path of a checkpoint folder (`<run>/checkpoints/best|last`) whose model a new run starts
-   * from instead of a fresh one: fine-tuning. Null or absent starts fresh.
-   */
-  initFrom?: string | null;
-}
+const splitName = z.string().min(1).max(TRAIN_TEXT_MAX.split);
+const filePath = z.string().max(TRAIN_TEXT_MAX.path);
+
+/** Which augmentations are applied to training samples. */
+export const AUGMENT_SCHEMA = z
+  .object({ scale: z.boolean(), rotate: z.boolean(), flip: z.boolean(), hsv: z.boolean() })
+  .strict();
+export type AugmentSettings = z.output<typeof AUGMENT_SCHEMA>;
+
+/**
+ * What the user chooses before training: the one schema of training settings. `TrainSettings` is its
+ * type; main validates `training:start` against it (api.ts), and its bounds come from trainFields.ts.
+ */
+export const TRAIN_SETTINGS_SCHEMA = z
+  .object({
+    model: z.string().min(1).max(TRAIN_TEXT_MAX.model),
+    epochs: numberSchema('epochs'),
+    batchSize: numberSchema('batchSize'),
+    /** Side of the square (letterboxed) input. */
+    inputSize: numberSchema('inputSize'),
+    lr: numberSchema('lr'),
+    optimizer: z.enum(TRAIN_CHOICES.optimizer),
+    /** SGD momentum. */
+    momentum: numberSchema('momentum'),
+    /** L2 penalty on the kernels, added to the loss. */
+    weightDecay: numberSchema('weightDecay'),
+    schedule: z.enum(TRAIN_CHOICES.schedule),
+    /** Epochs with the pretrained encoder frozen before it is trained too. */
+    freezeEpochs: numberSchema('freezeEpochs'),
+    split: splitName,
+    /** Null to train without validation. */
+    valSplit: splitName.nullable(),
+    augment: AUGMENT_SCHEMA,
+    /** Adds a soft Dice term to the cross-entropy. */
+    dice: z.boolean(),
+    /** `balanced` weights each class by median frequency / its frequency in the training labels. */
+    classWeights: z.enum(TRAIN_CHOICES.classWeights),
+    /** Stop after this many epochs without a better validation mIoU; null never stops early. */
+    patience: numberSchema('patience').nullable(),
+    seed: numberSchema('seed'),
+    backend: z.enum(BACKEND_PREFERENCES),
+    /**
+     * Absolute path of a Keras applications `.h5` file (e.g. `vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`)
+     * whose ImageNet weights are set on the backbone, by layer name, when a new run builds its model; null
+     * (or absent, in runs from before this setting) starts from random weights.
+     */
+    backboneWeights: filePath.nullable().optional(),
+    /**
+     * Absolute path of a checkpoint folder (`<run>/checkpoints/best|last`) whose model a new run starts
+     * from instead of a fresh one: fine-tuning. Null or absent starts fresh. Set by main and the CLI only:
+     * the `training:start` request leaves it out.
+     */
+    initFrom: filePath.nullable().optional(),
+  })
+  .strict();
+
+/** What the user chooses before training (see `TRAIN_SETTINGS_SCHEMA`). */
+export type TrainSettings = z.output<typeof TRAIN_SETTINGS_SCHEMA>;
 
 /** The defaults of the improved U-Net paper: Adam, lr 1e-4, cosine schedule, input 512, batch 4. */
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {

@@ -1,4 +1,24 @@
 // The help of `segscope` and of each of its commands, printed for `--help` / `-h`. CLI process.
+import { BACKEND_PREFERENCES } from '../../shared/backends';
+import { CAM_METHODS, DEFAULT_CAM_METHOD } from '../../shared/camMethods';
+import {
+  describeBounds,
+  TRAIN_NUMBERS,
+  type NumberField,
+  type NumberSetting,
+} from '../../shared/trainFields';
+
+/** `segscope train`'s numeric flags, with their bounds, from the settings table. */
+function numberFlagHelp(): string {
+  return (Object.keys(TRAIN_NUMBERS) as NumberSetting[])
+    .flatMap((k) => {
+      const f: NumberField = TRAIN_NUMBERS[k];
+      if (!f.flag) return [];
+      const name = `--${f.flag} ${f.whole ? 'N' : 'X'}`;
+      return [`  ${name.padEnd(25)}${f.help} (${describeBounds(k)})`];
+    })
+    .join('\n');
+}
 
 /** `segscope --help`: every command and every flag. */
 export const HELP = `Segscope: a workbench for semantic segmentation on PASCAL VOC datasets.
@@ -10,10 +30,10 @@ Usage:
   segscope info DIR [--year Y] [--json]   classes, splits and counts, labelled count
   segscope check DIR [--year Y] [--json]  label problems and the class pixel histogram
   segscope models [--layers] [--json]     model ids, parameter counts, proposed input sizes, conv layers
-  segscope train --dataset DIR [--year Y] --model ID [--epochs N] [--batch B] [--input-size S] [--lr X]
+  segscope train --dataset DIR [--year Y] [--model ID] [--epochs N] [--batch B] [--input-size S] [--lr X]
                  [--optimizer adam|sgd] [--schedule cos|step|constant] [--seed N]
                  [--split train] [--val-split val | --no-val] [--no-augment]
-                 [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--backbone-weights FILE.h5]
+                 [--backend ${BACKEND_PREFERENCES.join('|')}] [--backbone-weights FILE.h5]
                  [--out RUN_DIR] [--init-from RUN_DIR[:best|last]] [--progress lines|json] [--json]
                  [--engine segscope|torch] [--nproc N] [--python PATH] [--device cpu|cuda] [--amp]
   segscope train --resume RUN_DIR [--epochs N] [--engine torch --nproc N] [--progress lines|json] [--json]
@@ -24,7 +44,7 @@ Usage:
   segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
                                 compare two folders of label PNGs
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
-               [--method gradcam|gradcampp|hirescam] [--checkpoint best|last] [--backend B]
+               [--method ${CAM_METHODS.join('|')}] [--checkpoint best|last] [--backend B]
                --out PNG [--raw] [--json]
                                 Grad-CAM of a class as a jet overlay (or with --raw a 16-bit 0..1 map)
   segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
@@ -69,26 +89,23 @@ The models Segscope can train: id, parameters (21 classes), the input side propo
 and a description. Read from a catalog; nothing is built.
   --layers   also list each model's conv layers (what segscope cam --layer accepts)
   --json     print [{id, title, params, size_multiple, input_size: {cpu, gpu}, cam_layer, layers}]`,
-  train: `Usage: segscope train --dataset DIR --model ID [options]
+  train: `Usage: segscope train --dataset DIR [options]
        segscope train --resume RUN_DIR [--epochs N]
 
 Trains a model in an engine process of its own and writes the run folder (config.json, state.json,
 metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
+Settings not given are those the panel proposes for the backend found; train prints which it chose.
   --dataset DIR            the dataset (a VOC root or a VOCdevkit with --year)
   --year Y                 VOC2012 or 2012
   --model ID               see segscope models
-  --epochs N               epochs to train (default 50); with --resume, the total to extend the run to
-  --batch B                images per step (default 4)
-  --input-size S           side of the square input (default 512; a multiple of the model's size multiple)
-  --lr X                   learning rate (default 1e-4)
+${numberFlagHelp()}
   --optimizer adam|sgd     (default adam)
   --schedule cos|step|constant   learning-rate schedule (default cos)
-  --seed N                 weight initialisation and shuffling seed (default 1)
   --split NAME             training split (default train)
   --val-split NAME         validation split (default val)
   --no-val                 no validation: only the last checkpoint is kept
   --no-augment             no scale, flip or HSV augmentation
-  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu (default auto)
+  --backend B              ${BACKEND_PREFERENCES.join('|')} (default auto)
   --backbone-weights FILE  Keras ImageNet .h5 weights for the encoder
   --out RUN_DIR            where the run goes (default <dataset>/.segscope/runs/<run-id>)
   --resume RUN_DIR         continue a run from its last checkpoint
@@ -108,7 +125,7 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
 
 Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --backend B              ${BACKEND_PREFERENCES.join('|')}
   --year Y                 VOC2012 or 2012
   --json                   print the metrics as JSON`,
   predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last] [--json]
@@ -116,7 +133,7 @@ Evaluates a run's checkpoint on a split at full resolution and writes the run's 
 Segments an image or a folder of images into palette PNGs.
   --blend                  also write <name>_blend.jpg, the classes over the photo
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --backend B              ${BACKEND_PREFERENCES.join('|')}
   --json                   print {images, written}`,
   'eval-masks': `Usage: segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
 
@@ -127,9 +144,9 @@ Compares two folders of label PNGs by file name: IoU, precision, recall, F1 and 
 
 Grad-CAM of one class as a jet overlay on the image.
   --layer NAME             conv layer (default the model's last encoder conv; see segscope models --layers)
-  --method M               gradcam|gradcampp|hirescam (default gradcam)
+  --method M               ${CAM_METHODS.join('|')} (default ${DEFAULT_CAM_METHOD})
   --checkpoint best|last   default best, or last for a run without one (it says so)
-  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --backend B              ${BACKEND_PREFERENCES.join('|')}
   --raw                    write the 0..1 map as a 16-bit grayscale PNG instead
   --json                   print {out, layer, method, class, width, height}`,
   rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled] [--json]
@@ -140,7 +157,7 @@ images most in need of review first, with their scores.
   --by ORDER               disagreement (1 - IoU of label and draft, default), uncertainty (mean
                            softmax entropy / ln(classes), 0..1) or unlabelled (unlabelled images first)
   --checkpoint best|last   default best, or last for a run without one
-  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --backend B              ${BACKEND_PREFERENCES.join('|')}
   --json                   print {run, checkpoint, by, split, images: [...]}`,
   doctor: `Usage: segscope doctor [--json]
 

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers them all.
 import '@tensorflow/tfjs-layers';
+import { BACKENDS } from '../../shared/backends';
 import {
   describeAdapter,
   type BackendInfo,
@@ -51,13 +52,7 @@ export interface SelectBackendOptions {
 }
 
 /** Fastest first: the order `auto` tries. */
-export const BACKEND_ORDER: readonly BackendName[] = [
-  'tensorflow-gpu',
-  'webgpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-];
+export const BACKEND_ORDER: readonly BackendName[] = BACKENDS;
 
 const NATIVE_PACKAGES = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',

@@ -18,7 +18,7 @@ import {
   type TrainProgress,
 } from '../../shared/training';
 import { rng } from '../../shared/random';
-import { letterboxPair, type Augmentation } from './data/augment';
+import { letterboxPair } from './data/augment';
 import { SampleCache } from './data/samples';
 import { loadCheckpoint, makeDir, saveCheckpoint, writeAtomic, writeError } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
@@ -292,21 +292,32 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
   }
 }
 
-/**
- * Writes a new run folder as training would start it (config.json, state.json, `last` at epoch 0 with the
- * initial weights) and stops there, for the PyTorch engine to train: its twin keeps this checkpoint's
- * topology and rewrites only the weights.
- */
-export async function prepareRun(job: TrainJob, backend: BackendName | null): Promise<void> {
-  if (job.resume) throw new Error('a resumed run is already prepared');
-  await train(job, { progress: () => undefined, cancelled: () => false, backend, prepareOnly: true });
+/** Everything one run's phases share: the job, its model and optimiser, and where the loop is. */
+interface Run {
+  job: TrainJob;
+  s: TrainJob['settings'];
+  spec: ModelSpec;
+  hooks: TrainHooks;
+  runId: string;
+  size: number;
+  numClasses: number;
+  cache: SampleCache;
+  model: tfl.LayersModel;
+  state: RunState;
+  optimizer: tf.Optimizer;
+  /** Per-class loss weights (`classWeights: balanced`), or undefined. */
+  weights: tf.Tensor1D | undefined;
+  random: () => number;
+  steps: number;
+  /** Where the loop is, for a GPU failure's message. */
+  at: { epoch: number; step: number };
+  /** Throughput, throttling and heartbeat clocks (performance.now() milliseconds). */
+  clock: { startedAt: number; imagesDone: number; lastProgress: number; lastBeat: number };
 }
 
-async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
+/** Refuses a job that cannot train, before the run folder is touched. */
+function checkJob(job: TrainJob, spec: ModelSpec, hooks: TrainHooks): void {
   const s = job.settings;
-  const spec = getModelSpec(s.model);
-  const numClasses = job.classNames.length;
-  const runId = basename(job.runDir);
   const size = s.inputSize;
   if (size % spec.sizeMultiple !== 0) {
     throw new Error(
@@ -320,6 +331,85 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
         `and optimizer state); train it on webgpu or tensorflow-gpu, or pick a smaller model`,
     );
   }
+}
+
+/** A resumed run: its `last` model and the state its folder is put back to (restoreResumePoint). */
+async function resumeModel(
+  job: TrainJob,
+  spec: ModelSpec,
+  hooks: TrainHooks,
+): Promise<{ model: tfl.LayersModel; state: RunState; startEpoch: number }> {
+  const last = await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'));
+  const model = fitsOrDisposed(spec.id, last.model);
+  const statePath = join(job.runDir, 'state.json');
+  let state: RunState;
+  try {
+    state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+  } catch (err) {
+    model.dispose();
+    throw new Error(`${statePath}: cannot be read as a run state (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  try {
+    state = await restoreResumePoint(job, model, last.meta as Partial<LastMeta>, state);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  const startEpoch = state.epoch;
+  state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
+  return { model, state, startEpoch };
+}
+
+/**
+ * A new run: writes its state and config, builds (or loads, to fine-tune) the model, sets the backbone
+ * weights and saves `last` at epoch 0.
+ */
+async function newModel(
+  job: TrainJob,
+  spec: ModelSpec,
+  hooks: TrainHooks,
+): Promise<{ model: tfl.LayersModel; state: RunState; startEpoch: number }> {
+  const s = job.settings;
+  const numClasses = job.classNames.length;
+  const state = startingRunState(hooks.backend);
+  // The state first: a folder with a config always has a state naming its owner.
+  await writeState(job.runDir, state);
+  // A failure here ends the run as failed with its message (see train()).
+  const model = fitsOrDisposed(
+    spec.id,
+    s.initFrom
+      ? await initialModel(s.initFrom, numClasses, s.inputSize)
+      : spec.build({ numClasses, inputSize: s.inputSize, seed: s.seed }),
+  );
+  await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
+  try {
+    // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
+    if (s.backboneWeights) await loadBackboneWeights(model, s.backboneWeights);
+    // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
+    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 } satisfies LastMeta);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { model, state, startEpoch: 0 };
+}
+
+/**
+ * Writes a new run folder as training would start it (config.json, state.json, `last` at epoch 0 with the
+ * initial weights) and stops there, for the PyTorch engine to train: its twin keeps this checkpoint's
+ * topology and rewrites only the weights.
+ */
+export async function prepareRun(job: TrainJob, backend: BackendName | null): Promise<void> {
+  if (job.resume) throw new Error('a resumed run is already prepared');
+  await train(job, { progress: () => undefined, cancelled: () => false, backend, prepareOnly: true });
+}
+
+async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
+  const s = job.settings;
+  const spec = getModelSpec(s.model);
+  checkJob(job, spec, hooks);
   await makeDir(join(job.runDir, 'checkpoints'));
 
   const cache = new SampleCache({
@@ -327,244 +417,72 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     labelPath: (id) => join(job.datasetRoot, job.labelDir, `${id}.png`),
     colormap: Uint8Array.from(job.colormap),
   });
-
-  let model: tfl.LayersModel;
-  let state: RunState;
-  let startEpoch = 0;
-  if (job.resume) {
-    const last = await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'));
-    model = fitsOrDisposed(spec.id, last.model);
-    const statePath = join(job.runDir, 'state.json');
-    try {
-      state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
-    } catch (err) {
-      model.dispose();
-      throw new Error(`${statePath}: cannot be read as a run state (${(err as Error).message})`, {
-        cause: err,
-      });
-    }
-    try {
-      state = await restoreResumePoint(job, model, last.meta as Partial<LastMeta>, state);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
-    startEpoch = state.epoch;
-    state = { ...state, status: 'running', endedAt: null, error: null, backend: hooks.backend };
-  } else {
-    state = startingRunState(hooks.backend);
-    // The state first: a folder with a config always has a state naming its owner.
-    await writeState(job.runDir, state);
-    // A failure here ends the run as failed with its message (see train()).
-    model = fitsOrDisposed(
-      spec.id,
-      s.initFrom
-        ? await initialModel(s.initFrom, numClasses, size)
-        : spec.build({ numClasses, inputSize: size, seed: s.seed }),
-    );
-    await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
-    try {
-      // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
-      if (s.backboneWeights) await loadBackboneWeights(model, s.backboneWeights);
-      // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
-      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 } satisfies LastMeta);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
-  }
-  await writeState(job.runDir, state);
+  const numClasses = job.classNames.length;
+  const opened = job.resume ? await resumeModel(job, spec, hooks) : await newModel(job, spec, hooks);
+  const { model, startEpoch } = opened;
+  await writeState(job.runDir, opened.state);
   if (hooks.prepareOnly) {
     model.dispose();
     return { status: 'done', epochs: 0, bestMiou: null };
   }
-  let lastBeat = performance.now();
+  const lastBeat = performance.now();
 
   const optimizer = s.optimizer === 'adam' ? tf.train.adam(s.lr) : tf.train.momentum(s.lr, s.momentum);
   const weights =
     s.classWeights === 'balanced'
       ? tf.tensor1d(await balancedWeights(cache, job.trainIds, numClasses))
       : undefined;
-  const random = rng(s.seed + startEpoch * 7919);
-  const aug: Augmentation = s.augment;
-  const steps = Math.ceil(job.trainIds.length / s.batchSize);
+  const run: Run = {
+    job,
+    s,
+    spec,
+    hooks,
+    runId: basename(job.runDir),
+    size: s.inputSize,
+    numClasses,
+    cache,
+    model,
+    state: opened.state,
+    optimizer,
+    weights,
+    random: rng(s.seed + startEpoch * 7919),
+    steps: Math.ceil(job.trainIds.length / s.batchSize),
+    at: { epoch: startEpoch, step: 0 },
+    clock: { startedAt: performance.now(), imagesDone: 0, lastProgress: 0, lastBeat },
+  };
   let sinceBest = 0;
-  let lastProgress = 0;
   let outcome: TrainOutcome['status'] = 'done';
-  const startedAt = performance.now();
-  let imagesDone = 0;
-  // Where the loop is, for a GPU failure's message.
-  const at = { epoch: startEpoch, step: 0 };
 
   try {
     for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
-      at.epoch = epoch;
+      run.at.epoch = epoch;
       const lr = scheduledLr(s.lr, s.schedule, epoch, s.epochs);
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      const frozen = epoch < s.freezeEpochs;
-      const vars = model.layers
-        .filter((l) => !(frozen && isEncoderLayer(l.name)))
-        .flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
-      const kernels = vars.filter((v) => /kernel/.test(v.name));
-
-      const order = [...job.trainIds];
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
       const epochStart = performance.now();
-      let lossSum = 0;
-      /** Every batch loss of the epoch, kept in `steps.jsonl` so that a past run shows its curve. */
-      const losses: number[] = [];
-      for (let step = 0; step < steps; step++) {
-        if (hooks.cancelled()) {
-          outcome = 'cancelled';
-          break;
-        }
-        at.step = step;
-        const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
-        const pairs = await Promise.all(
-          ids.map(async (id) => {
-            const sample = await cache.get(id);
-            return letterboxPair(sample.image, sample.label, size, aug, random);
-          }),
-        );
-        const batch = makeBatch(
-          pairs.map((p) => p.image),
-          pairs.map((p) => p.label!),
-          size,
-          spec,
-        );
-        let loss: number;
-        try {
-          const cost = optimizer.minimize(
-            () => trainingLoss(model, batch, { weights, dice: s.dice, weightDecay: s.weightDecay, kernels }),
-            true,
-            vars,
-          );
-          loss = (await cost!.data())[0]!;
-          cost!.dispose();
-          // After a GPU error the loss and the weights are garbage: stop before they are used or saved.
-          await checkGpu();
-        } finally {
-          tf.dispose([batch.x, batch.y]);
-        }
-        if (!Number.isFinite(loss))
-          throw new Error(
-            `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; try a lower learning rate`,
-          );
-        lossSum += loss;
-        losses.push(loss);
-        imagesDone += ids.length;
-        const now = performance.now();
-        if (now - lastProgress > 100 || step === steps - 1) {
-          lastProgress = now;
-          const perSec = imagesDone / ((now - startedAt) / 1000);
-          const remaining = (s.epochs - epoch) * job.trainIds.length - (step + 1) * s.batchSize;
-          hooks.progress({
-            kind: 'step',
-            runId,
-            epoch: epoch + 1,
-            epochs: s.epochs,
-            step: step + 1,
-            steps,
-            loss,
-            lr,
-            imagesPerSec: perSec,
-            etaSec: Math.max(0, remaining / Math.max(perSec, 1e-9)),
-          });
-        }
-        if (now - lastBeat > HEARTBEAT_MS) {
-          lastBeat = now;
-          await writeState(job.runDir, state);
-        }
+      const losses = await trainEpoch(run, epoch, lr);
+      if (losses === null) {
+        outcome = 'cancelled';
+        break;
       }
-      if (outcome === 'cancelled') break;
-
-      const val = job.valIds.length
-        ? await validate(model, spec, cache, job.valIds, size, s.batchSize, numClasses, job.classNames)
-        : null;
-      await checkGpu();
-      const best =
-        val !== null && val.miou !== null && (state.bestMiou === null || val.miou > state.bestMiou);
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        trainLoss: lossSum / steps,
-        valLoss: val?.loss ?? null,
-        miou: val?.miou ?? null,
-        pixelAccuracy: val?.pixelAccuracy ?? null,
-        lr,
-        seconds: (performance.now() - epochStart) / 1000,
-        best,
-      };
-      // The best checkpoint's validation, per class, for the panel's table and confusion matrix.
-      const evaluation: RunEvaluation | undefined = best
-        ? {
-            epoch: epoch + 1,
-            split: s.valSplit ?? '',
-            inputSize: size,
-            resolution: 'input',
-            checkpoint: 'best',
-            metrics: val!.metrics,
-          }
-        : undefined;
-      if (best) {
-        state.bestMiou = val!.miou;
-        state.bestEpoch = epoch + 1;
-        sinceBest = 0;
-      } else {
-        sinceBest++;
-      }
-      // `last` is the commit point of the epoch: it carries what the files after it hold, so a resume
-      // can restore them whatever a kill cut short (restoreResumePoint).
-      const meta: LastMeta = {
-        epoch: epoch + 1,
-        record,
-        bestMiou: state.bestMiou,
-        bestEpoch: state.bestEpoch,
-        ...(evaluation ? { evaluation } : {}),
-      };
-      await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { ...meta });
-      if (evaluation) {
-        await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
-          epoch: epoch + 1,
-          miou: val!.miou,
-        });
-        await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
-      }
-      const metricsPath = join(job.runDir, 'metrics.jsonl');
-      await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
-        throw writeError(metricsPath, err);
-      });
-      // Batch losses for the panel's batch-loss chart of past runs; a reader keeps an epoch's last line,
-      // so a line repeated by a kill and resume does no harm.
-      const stepsPath = join(job.runDir, 'steps.jsonl');
-      const stepsLine = { epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) };
-      await appendFile(stepsPath, JSON.stringify(stepsLine) + '\n').catch((err: unknown) => {
-        throw writeError(stepsPath, err);
-      });
-      state.epoch = epoch + 1;
-      await writeState(job.runDir, state);
-      lastBeat = performance.now();
-      hooks.progress({ kind: 'epoch', runId, record });
+      const { val, best } = await endEpoch(run, epoch, lr, losses, epochStart);
+      sinceBest = best ? 0 : sinceBest + 1;
       if (s.patience !== null && val !== null && sinceBest >= s.patience) {
         outcome = 'stopped-early';
         break;
       }
     }
-    state = { ...state, status: outcome, endedAt: new Date().toISOString() };
-    await writeState(job.runDir, state);
-    return { status: outcome, epochs: state.epoch, bestMiou: state.bestMiou };
+    run.state = { ...run.state, status: outcome, endedAt: new Date().toISOString() };
+    await writeState(job.runDir, run.state);
+    return { status: outcome, epochs: run.state.epoch, bestMiou: run.state.bestMiou };
   } catch (err) {
     // A GPU fault explains the error it caused: say what to change, and which `last` is intact.
     const fault = await settledGpuFault();
     if (!fault) throw err;
     const message = gpuFailureMessage(fault, {
       batch: s.batchSize,
-      inputSize: size,
-      epoch: at.epoch + 1,
-      step: at.step + 1,
-      lastEpoch: state.epoch,
+      inputSize: run.size,
+      epoch: run.at.epoch + 1,
+      step: run.at.step + 1,
+      lastEpoch: run.state.epoch,
     });
     throw new Error(message, { cause: err });
   } finally {
@@ -572,6 +490,172 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
     weights?.dispose();
     model.dispose();
   }
+}
+
+/**
+ * One epoch's optimisation steps over the shuffled training ids, reporting progress and keeping the
+ * heartbeat. Returns every batch loss, or null when the run was cancelled between batches.
+ */
+async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[] | null> {
+  const { job, s, spec, hooks, model, optimizer, size, steps, clock } = run;
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  const frozen = epoch < s.freezeEpochs;
+  const vars = model.layers
+    .filter((l) => !(frozen && isEncoderLayer(l.name)))
+    .flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+  const kernels = vars.filter((v) => /kernel/.test(v.name));
+
+  const order = [...job.trainIds];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(run.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  /** Every batch loss of the epoch, kept in `steps.jsonl` so that a past run shows its curve. */
+  const losses: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    if (hooks.cancelled()) return null;
+    run.at.step = step;
+    const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
+    const pairs = await Promise.all(
+      ids.map(async (id) => {
+        const sample = await run.cache.get(id);
+        return letterboxPair(sample.image, sample.label, size, s.augment, run.random);
+      }),
+    );
+    const batch = makeBatch(
+      pairs.map((p) => p.image),
+      pairs.map((p) => p.label!),
+      size,
+      spec,
+    );
+    let loss: number;
+    try {
+      const cost = optimizer.minimize(
+        () =>
+          trainingLoss(model, batch, {
+            weights: run.weights,
+            dice: s.dice,
+            weightDecay: s.weightDecay,
+            kernels,
+          }),
+        true,
+        vars,
+      );
+      loss = (await cost!.data())[0]!;
+      cost!.dispose();
+      // After a GPU error the loss and the weights are garbage: stop before they are used or saved.
+      await checkGpu();
+    } finally {
+      tf.dispose([batch.x, batch.y]);
+    }
+    if (!Number.isFinite(loss))
+      throw new Error(
+        `the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1}; try a lower learning rate`,
+      );
+    losses.push(loss);
+    clock.imagesDone += ids.length;
+    const now = performance.now();
+    if (now - clock.lastProgress > 100 || step === steps - 1) {
+      clock.lastProgress = now;
+      const perSec = clock.imagesDone / ((now - clock.startedAt) / 1000);
+      const remaining = (s.epochs - epoch) * job.trainIds.length - (step + 1) * s.batchSize;
+      hooks.progress({
+        kind: 'step',
+        runId: run.runId,
+        epoch: epoch + 1,
+        epochs: s.epochs,
+        step: step + 1,
+        steps,
+        loss,
+        lr,
+        imagesPerSec: perSec,
+        etaSec: Math.max(0, remaining / Math.max(perSec, 1e-9)),
+      });
+    }
+    if (now - clock.lastBeat > HEARTBEAT_MS) {
+      clock.lastBeat = now;
+      await writeState(job.runDir, run.state);
+    }
+  }
+  return losses;
+}
+
+/**
+ * The end of an epoch: validation, its record, and the run folder's commit of it (`last`, then `best`
+ * and `eval.json`, then the metrics and steps lines, then the state), and the epoch event.
+ */
+async function endEpoch(
+  run: Run,
+  epoch: number,
+  lr: number,
+  losses: number[],
+  epochStart: number,
+): Promise<{ val: Awaited<ReturnType<typeof validate>> | null; best: boolean }> {
+  const { job, s, spec, model, state, size, steps } = run;
+  const lossSum = losses.reduce((a, b) => a + b, 0);
+  const val = job.valIds.length
+    ? await validate(model, spec, run.cache, job.valIds, size, s.batchSize, run.numClasses, job.classNames)
+    : null;
+  await checkGpu();
+  const best = val !== null && val.miou !== null && (state.bestMiou === null || val.miou > state.bestMiou);
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    trainLoss: lossSum / steps,
+    valLoss: val?.loss ?? null,
+    miou: val?.miou ?? null,
+    pixelAccuracy: val?.pixelAccuracy ?? null,
+    lr,
+    seconds: (performance.now() - epochStart) / 1000,
+    best,
+  };
+  // The best checkpoint's validation, per class, for the panel's table and confusion matrix.
+  const evaluation: RunEvaluation | undefined = best
+    ? {
+        epoch: epoch + 1,
+        split: s.valSplit ?? '',
+        inputSize: size,
+        resolution: 'input',
+        checkpoint: 'best',
+        metrics: val!.metrics,
+      }
+    : undefined;
+  if (best) {
+    state.bestMiou = val!.miou;
+    state.bestEpoch = epoch + 1;
+  }
+  // `last` is the commit point of the epoch: it carries what the files after it hold, so a resume
+  // can restore them whatever a kill cut short (restoreResumePoint).
+  const meta: LastMeta = {
+    epoch: epoch + 1,
+    record,
+    bestMiou: state.bestMiou,
+    bestEpoch: state.bestEpoch,
+    ...(evaluation ? { evaluation } : {}),
+  };
+  await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { ...meta });
+  if (evaluation) {
+    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
+      epoch: epoch + 1,
+      miou: val!.miou,
+    });
+    await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
+  }
+  const metricsPath = join(job.runDir, 'metrics.jsonl');
+  await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
+    throw writeError(metricsPath, err);
+  });
+  // Batch losses for the panel's batch-loss chart of past runs; a reader keeps an epoch's last line,
+  // so a line repeated by a kill and resume does no harm.
+  const stepsPath = join(job.runDir, 'steps.jsonl');
+  const stepsLine = { epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) };
+  await appendFile(stepsPath, JSON.stringify(stepsLine) + '\n').catch((err: unknown) => {
+    throw writeError(stepsPath, err);
+  });
+  state.epoch = epoch + 1;
+  await writeState(job.runDir, state);
+  run.clock.lastBeat = performance.now();
+  run.hooks.progress({ kind: 'epoch', runId: run.runId, record });
+  return { val, best };
 }
 
 /**

@@ -2,7 +2,7 @@
 // process for the server and the CLI. The only process that runs tfjs; a native crash or an
 // out-of-memory error ends it and nothing else. Engine process.
 import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../../shared/engineProtocol';
-import type { BackendInfo } from '../../shared/training';
+import type { BackendInfo, BackendPreference } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
 import { checkGpu } from './gpu';
 import { evaluateFiles, predictFiles, segment, type Predictor, type Segmenter } from './infer';
@@ -195,6 +195,91 @@ async function camSweep(
   return maps.map((m) => ({ layer: m.layer, width: m.width, height: m.height, cam: m.cam }));
 }
 
+/** The backend requests run on, selected by the first request that needs one (`auto` unless it names one). */
+async function ensureBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  backend ??= await selectBackend(preference);
+  return backend;
+}
+
+/** Predicts or evaluates files with a run's checkpoint, reporting progress per file. */
+async function withSegmenter<T>(
+  req: EngineRequestOf<'predict' | 'eval'>,
+  work: (s: Segmenter, progress: (done: number, total: number) => void) => Promise<T>,
+): Promise<T> {
+  await ensureBackend();
+  const s = await segmenter(req.runDir, req.checkpoint);
+  const progress = (done: number, total: number): void =>
+    port.post({ type: 'progress', id: req.id, progress: { kind: 'items', done, total } });
+  try {
+    return await work(s, progress);
+  } finally {
+    await releaseSegmenter(s);
+  }
+}
+
+async function trainRequest(req: EngineRequestOf<'train'>): Promise<EngineResult['train']> {
+  if (training) throw new Error('a training run is already in progress in this engine');
+  const on = await ensureBackend(req.job.settings.backend);
+  // Training needs the memory more than the viewer needs its model kept loaded.
+  void exclusive(async () => dropCached());
+  training = true;
+  cancelRequested = false;
+  try {
+    return await train(req.job, {
+      progress: (progress) => port.post({ type: 'progress', id: req.id, progress }),
+      cancelled: () => cancelRequested,
+      backend: on.name,
+    });
+  } finally {
+    training = false;
+  }
+}
+
+type EngineRequestOf<T extends EngineRequest['type']> = Extract<EngineRequest, { type: T }>;
+
+/** One handler per request type (engineProtocol.ts): a new request is its handler here and its types there. */
+const HANDLERS: { [T in EngineRequest['type']]: (req: EngineRequestOf<T>) => Promise<EngineResult[T]> } = {
+  init: (req) => ensureBackend(req.backend),
+  // Building models needs a backend: without it, a models request that arrives while another request
+  // is still selecting one finds tfjs half-initialised and fails.
+  models: async () => (await ensureBackend(), models()),
+  doctor: async () => diagnose(await ensureBackend()),
+  cancel: async () => {
+    cancelRequested = true;
+    return { cancelling: training };
+  },
+  predict: (req) =>
+    withSegmenter(req, (s, progress) =>
+      predictFiles(s, req.files, req.outDir, Uint8Array.from(req.colormap), req.blend, progress),
+    ),
+  eval: (req) =>
+    withSegmenter(req, (s, progress) =>
+      evaluateFiles(s, req.pairs, req.classNames, Uint8Array.from(req.colormap), progress),
+    ),
+  export: async (req) => {
+    await ensureBackend();
+    const bytes = await exportCheckpoint(req.runDir, req.checkpoint);
+    await writeAtomic(req.out, bytes);
+    return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
+  },
+  segment: async (req) => (await ensureBackend(), exclusive(() => segmentImage(req))),
+  cam: async (req) => (await ensureBackend(), exclusive(() => cam(req))),
+  camSweep: async (req) => (await ensureBackend(), exclusive(() => camSweep(req))),
+  camLayers: async (req) => {
+    await ensureBackend();
+    return exclusive(async () => {
+      const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+      return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
+    });
+  },
+  prepare: async (req) => {
+    const on = await ensureBackend(req.job.settings.backend);
+    await prepareRun(req.job, on.name);
+    return { runDir: req.job.runDir, normalization: getModelSpec(req.job.settings.model).normalization };
+  },
+  train: trainRequest,
+};
+
 async function handle(req: EngineRequest): Promise<unknown> {
   if (backend && req.type !== 'cancel' && !training) {
     const now = await healthyBackend(backend);
@@ -202,77 +287,8 @@ async function handle(req: EngineRequest): Promise<unknown> {
     if (now !== backend) loaded = null;
     backend = now;
   }
-  switch (req.type) {
-    case 'init':
-      if (!backend) backend = await selectBackend(req.backend);
-      return backend;
-    case 'models':
-      // Building models needs a backend: without this, a models request that arrives while another
-      // request is still selecting one finds tfjs half-initialised and fails.
-      if (!backend) backend = await selectBackend('auto');
-      return models();
-    case 'doctor':
-      if (!backend) backend = await selectBackend('auto');
-      return diagnose(backend);
-    case 'cancel':
-      cancelRequested = true;
-      return { cancelling: training };
-    case 'predict':
-    case 'eval': {
-      if (!backend) backend = await selectBackend('auto');
-      const p = await segmenter(req.runDir, req.checkpoint);
-      const progress = (done: number, total: number): void =>
-        port.post({ type: 'progress', id: req.id, progress: { kind: 'items', done, total } });
-      try {
-        return req.type === 'predict'
-          ? await predictFiles(p, req.files, req.outDir, Uint8Array.from(req.colormap), req.blend, progress)
-          : await evaluateFiles(p, req.pairs, req.classNames, Uint8Array.from(req.colormap), progress);
-      } finally {
-        await releaseSegmenter(p);
-      }
-    }
-    case 'export': {
-      if (!backend) backend = await selectBackend('auto');
-      const bytes = await exportCheckpoint(req.runDir, req.checkpoint);
-      await writeAtomic(req.out, bytes);
-      return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
-    }
-    case 'segment':
-    case 'camLayers':
-    case 'cam':
-    case 'camSweep': {
-      if (!backend) backend = await selectBackend('auto');
-      if (req.type === 'segment') return exclusive(() => segmentImage(req));
-      if (req.type === 'cam') return exclusive(() => cam(req));
-      if (req.type === 'camSweep') return exclusive(() => camSweep(req));
-      return exclusive(async () => {
-        const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
-        return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
-      });
-    }
-    case 'prepare': {
-      if (!backend) backend = await selectBackend(req.job.settings.backend);
-      await prepareRun(req.job, backend.name);
-      return { runDir: req.job.runDir, normalization: getModelSpec(req.job.settings.model).normalization };
-    }
-    case 'train': {
-      if (training) throw new Error('a training run is already in progress in this engine');
-      if (!backend) backend = await selectBackend(req.job.settings.backend);
-      // Training needs the memory more than the viewer needs its model kept loaded.
-      void exclusive(async () => dropCached());
-      training = true;
-      cancelRequested = false;
-      try {
-        return await train(req.job, {
-          progress: (progress) => port.post({ type: 'progress', id: req.id, progress }),
-          cancelled: () => cancelRequested,
-          backend: backend.name,
-        });
-      } finally {
-        training = false;
-      }
-    }
-  }
+  const handler = HANDLERS[req.type] as (r: EngineRequest) => Promise<unknown>;
+  return handler(req);
 }
 
 /** A job's result, unless the GPU failed under it: then its numbers are garbage and the fault is the answer. */

@@ -92,7 +92,10 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     },
     // The static catalog: listing models must not wait for the engine or build a model.
     'models:list': async () => [...MODEL_CATALOG],
-    'training:start': async ({ settings }) => session.training.start(settings),
+    'training:start': async ({ settings }) => {
+      const { runId, trainImages } = await session.training.start(settings);
+      return { runId, trainImages };
+    },
     'training:resume': async ({ runId }) => session.training.resume(runId),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),

@@ -1,7 +1,10 @@
-// Training from main: turns the user's settings and the open dataset into an engine job, relays its
-// progress as events, and cancels within 2 s even when a step takes longer, by stopping the engine
-// (the run keeps its last checkpoint). Plain Node, main process.
-import { join } from 'node:path';
+// Training from main and from the CLI: turns the user's settings and the open dataset into an engine job,
+// checks that it fits the backend, relays its progress as events, records what the engine cannot (a
+// cancel that had to stop it, its death), and cancels within 2 s even when a step takes longer, by
+// stopping the engine (the run keeps its last checkpoint). The one launch path of a run. Plain Node,
+// main and CLI processes.
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import {
   DEFAULT_TRAIN_SETTINGS,
   type RunState,
@@ -9,6 +12,8 @@ import {
   type TrainSettings,
   startingRunState,
 } from '../../shared/training';
+import type { EventName, Events } from '../../shared/api';
+import type { EngineResult } from '../../shared/engineProtocol';
 import { WorkbenchError } from '../../shared/errors';
 import { heapProblem } from '../../shared/trainDefaults';
 import { writeJsonAtomic } from './atomicFile';
@@ -23,15 +28,34 @@ import {
   runFolder,
   safeRunsDir,
 } from './runs';
-import type { WorkbenchSession } from './session';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
 export const CANCEL_GRACE_MS = 1500;
 
+/** How a run ended: the engine's outcome, or the failure (a cancel that stopped the engine included). */
+export type RunEnd =
+  | { runId: string; status: EngineResult['train']['status']; error: null; outcome: EngineResult['train'] }
+  | {
+      runId: string;
+      status: 'cancelled' | 'interrupted' | 'failed';
+      error: string | null;
+      outcome: null;
+      /** What the engine or its host threw. */
+      cause: Error;
+    };
+
 interface Active {
   runId: string;
   dir: string;
-  done: Promise<void>;
+  done: Promise<RunEnd>;
+}
+
+export interface TrainingOptions {
+  /**
+   * Start the engine again after a cancel had to stop it: the app keeps one running, the CLI exits
+   * instead. Default true.
+   */
+  restartAfterKill?: boolean;
 }
 
 /** Ids of a split that have both an image and a label. */
@@ -44,12 +68,22 @@ function labelledIds(ds: Dataset, split: string): string[] {
   return ids.filter((id) => ds.hasImage(id) && ds.hasLabel(id));
 }
 
+/**
+ * What training needs of the session that owns it: the open dataset and the event fan-out. An interface
+ * rather than the session class, so that this module does not import the session that imports it.
+ */
+export interface TrainingSession {
+  readonly dataset: Dataset;
+  emit<E extends EventName>(event: E, payload: Events[E]): void;
+}
+
 export class TrainingService {
   private active: Active | null = null;
 
   constructor(
-    private readonly session: WorkbenchSession,
+    private readonly session: TrainingSession,
     readonly engine: EngineHost,
+    private readonly options: TrainingOptions = {},
   ) {}
 
   get running(): string | null {
@@ -79,12 +113,14 @@ export class TrainingService {
 
   /**
    * Starts a new run. `extraTrainIds` (labelled images, e.g. the reviewed ones of a fine-tuning) are
-   * trained on besides the split's.
+   * trained on besides the split's. The run goes in a new folder of the dataset's runs, or in `runDir`
+   * (the CLI's `--out`).
    */
   async start(
     partial: Partial<TrainSettings>,
     extraTrainIds: string[] = [],
-  ): Promise<{ runId: string; trainImages: number }> {
+    runDir?: string,
+  ): Promise<{ runId: string; trainImages: number; job: TrainJob }> {
     const ds = this.session.dataset;
     const settings: TrainSettings = {
       ...DEFAULT_TRAIN_SETTINGS,
@@ -92,11 +128,17 @@ export class TrainingService {
       augment: { ...DEFAULT_TRAIN_SETTINGS.augment, ...partial.augment },
     };
     this.assertIdle();
-    const heap = heapProblem(settings, this.engine.getStatus().backend?.name ?? null);
-    if (heap) throw new WorkbenchError('bad-request', heap);
+    this.assertFits(settings);
     // Checked before a folder exists, so a bad split leaves nothing behind.
     this.makeJob(ds, settings, '', false);
-    const { id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model);
+    let runId: string;
+    let dir: string;
+    if (runDir) {
+      await mkdir(runDir, { recursive: true });
+      [runId, dir] = [basename(runDir), runDir];
+    } else {
+      ({ id: runId, dir } = await createRunDir(await safeRunsDir(ds.root), settings.model));
+    }
     const job = this.makeJob(ds, settings, dir, false);
     const inSplit = new Set(job.trainIds);
     for (const id of extraTrainIds) {
@@ -110,16 +152,41 @@ export class TrainingService {
     const state: RunState = { ...startingRunState(null), ...ownedHere() };
     await writeJsonAtomic(join(job.runDir, 'state.json'), state);
     await writeJsonAtomic(join(job.runDir, 'config.json'), job);
-    return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length };
+    return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length, job };
   }
 
+  /** Continues run `runId` of the open dataset from its last checkpoint. */
   async resume(runId: string): Promise<{ runId: string }> {
     const ds = this.session.dataset;
     this.assertIdle();
-    const dir = await runFolder(ds.root, runId);
+    const { runId: id } = await this.resumeAt(await runFolder(ds.root, runId));
+    return { runId: id };
+  }
+
+  /**
+   * Continues the run in folder `dir` from its last checkpoint; with `epochs`, to that many epochs, which
+   * its config then records (the longer run is the run now, for the panel and a later resume).
+   */
+  async resumeAt(dir: string, epochs?: number): Promise<{ runId: string; job: TrainJob }> {
+    this.assertIdle();
     await assertNotRunning(dir);
     const previous = await readRunConfig(dir);
-    return this.launch({ ...previous, runDir: dir, resume: true }, runId);
+    const settings = { ...previous.settings, epochs: epochs ?? previous.settings.epochs };
+    const job: TrainJob = { ...previous, settings, runDir: dir, resume: true };
+    this.assertFits(settings);
+    if (settings.epochs !== previous.settings.epochs) await writeJsonAtomic(join(dir, 'config.json'), job);
+    return { ...(await this.launch(job, basename(dir))), job };
+  }
+
+  /** How the active run ends; null when none is training. */
+  whenDone(): Promise<RunEnd> | null {
+    return this.active?.done ?? null;
+  }
+
+  /** Refuses a run that cannot fit the memory of the backend the engine runs on (the wasm heap). */
+  private assertFits(settings: TrainSettings): void {
+    const heap = heapProblem(settings, this.engine.getStatus().backend?.name ?? null);
+    if (heap) throw new WorkbenchError('bad-request', heap);
   }
 
   private assertIdle(): void {
@@ -142,8 +209,11 @@ export class TrainingService {
         if (progress.kind !== 'items') this.session.emit('training:progress', progress);
       })
       .then(
-        (result) => this.session.emit('training:finished', { runId, status: result.status, error: null }),
-        async (err: Error) => {
+        (outcome): RunEnd => {
+          this.session.emit('training:finished', { runId, status: outcome.status, error: null });
+          return { runId, status: outcome.status, error: null, outcome };
+        },
+        async (err: Error): Promise<RunEnd> => {
           // The engine records its own failures; what it cannot record is main's to: a cancel by
           // stopping it, or its death, which leaves the run interrupted and resumable.
           const status = this.cancelling
@@ -154,6 +224,7 @@ export class TrainingService {
           const error = status === 'cancelled' ? null : err.message;
           await markRunEnded(job.runDir, status, error).catch(() => undefined);
           this.session.emit('training:finished', { runId, status, error });
+          return { runId, status, error, outcome: null, cause: err };
         },
       )
       .finally(() => {
@@ -166,22 +237,28 @@ export class TrainingService {
 
   private cancelling = false;
 
-  /** Asks the engine to stop at the next batch; stops the engine if it has not within the grace period. */
-  async cancel(): Promise<{ cancelled: boolean }> {
+  /**
+   * Asks the engine to stop at the next batch; stops the engine if it has not within `graceMs`
+   * (Infinity waits for the batch however long it takes, 0 stops the engine at once).
+   */
+  async cancel(graceMs = CANCEL_GRACE_MS): Promise<{ cancelled: boolean }> {
     const active = this.active;
     if (!active) return { cancelled: false };
     this.cancelling = true;
     // Not awaited: the engine answers only between batches, and a batch may run for minutes.
     void this.engine.request({ type: 'cancel' }).catch(() => undefined);
-    const stopped = await Promise.race([
-      active.done.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CANCEL_GRACE_MS)),
-    ]);
+    const stopped =
+      graceMs === Infinity
+        ? await active.done.then(() => true)
+        : await Promise.race([
+            active.done.then(() => true),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs)),
+          ]);
     if (!stopped) {
       // A step can take longer than the grace period (a big model on a CPU): stop the engine instead.
       this.engine.kill('training was cancelled during a long step');
       await active.done;
-      void this.engine.start().catch(() => undefined);
+      if (this.options.restartAfterKill !== false) void this.engine.start().catch(() => undefined);
     }
     return { cancelled: true };
   }

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
 import { camToUint16, overlayCam } from '../../../shared/camColormap';
-import type { CamMethod, CheckpointName } from '../../../shared/engineProtocol';
+import { CAM_METHODS, DEFAULT_CAM_METHOD, isCamMethod, type CamMethod } from '../../../shared/camMethods';
+import type { CheckpointName } from '../../../shared/engineProtocol';
 import type { BackendPreference } from '../../../shared/training';
 import type { EngineHost } from '../../services/engineHost';
 import { usage, UsageError } from '../args';
@@ -15,8 +16,6 @@ import { backendOption, readRunConfig, resolveCheckpoint, startEngine } from '..
 
 /** Starts an engine on a backend; the command kills it when done. Tests pass one that runs a fresh bundle. */
 export type EngineStarter = (backend: BackendPreference) => Promise<EngineHost>;
-
-const METHODS: readonly CamMethod[] = ['gradcam', 'gradcampp', 'hirescam'];
 
 /** What `--json` prints. */
 export interface CamJson {
@@ -80,8 +79,8 @@ export async function cam(argv: string[], start: EngineStarter = startEngine): P
   if (!values.image) throw new UsageError('cam needs --image IMG');
   if (values.class === undefined) throw new UsageError('cam needs --class NAME|INDEX');
   if (!values.out) throw new UsageError('cam needs --out PNG');
-  const method = (values.method ?? 'gradcam') as CamMethod;
-  if (!METHODS.includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
+  const method = values.method ?? DEFAULT_CAM_METHOD;
+  if (!isCamMethod(method)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}`);
   const { dir, job } = await readRunConfig(values.run);
   const classIndex = resolveClass(values.class, job.classNames);
   const image = resolve(values.image);

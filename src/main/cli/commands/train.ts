@@ -1,21 +1,25 @@
-// `segscope train`: trains in a forked engine process on a dataset, printing progress, and writes the
-// run folder (DESIGN.md). Ctrl+C cancels at the next batch, keeps the last checkpoint, marks the run
-// cancelled and exits 130; a second Ctrl+C stops the engine at once. CLI process.
+// `segscope train`: trains through the same TrainingService as the panel (one launch path: the heap check,
+// the cancel and what a failure leaves in the run folder), in a forked engine, printing progress. With no
+// setting given it trains what the panel would start with on the backend found, and says so. Ctrl+C
+// cancels at the next batch, keeps the last checkpoint, marks the run cancelled and exits 130; a second
+// Ctrl+C stops the engine at once. CLI process.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { heapProblem } from '../../../shared/trainDefaults';
+import type { Events } from '../../../shared/api';
+import { WorkbenchError } from '../../../shared/errors';
+import { settingsFor } from '../../../shared/trainDefaults';
+import { numberProblem, TRAIN_CHOICES, TRAIN_NUMBERS, type NumberSetting } from '../../../shared/trainFields';
 import {
-  DEFAULT_TRAIN_SETTINGS,
   describeAdapter,
-  type EpochRecord,
   type RunState,
   type TrainJob,
   type TrainProgress,
   type TrainSettings,
 } from '../../../shared/training';
+import type { Dataset } from '../../services/dataset';
+import { EngineHost, forkSpawner } from '../../services/engineHost';
 import { writeJsonAtomic } from '../../services/atomicFile';
-import { EngineHost, EngineStoppedError, forkSpawner } from '../../services/engineHost';
 import {
   assertNotRunning,
   createRunDir,
@@ -23,81 +27,193 @@ import {
   readRunConfig,
   safeRunsDir,
 } from '../../services/runs';
-import { TrainingService } from '../../services/training';
-import { WorkbenchSession } from '../../services/session';
+import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
+import { TrainingService, type TrainingSession } from '../../services/training';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
 import { engineEntry, pythonDir } from '../paths';
-import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
 import type { EngineStarter } from './cam';
-
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number`);
-  return n;
-}
 
 /** Exit status of a run cancelled with Ctrl+C, as shells report a command ended by SIGINT. */
 export const EXIT_CANCELLED = 130;
 
+/** The numeric settings that have a flag, keyed by the flag. */
+const NUMBER_FLAGS = Object.fromEntries(
+  (Object.keys(TRAIN_NUMBERS) as NumberSetting[]).flatMap((k) => {
+    const flag = (TRAIN_NUMBERS[k] as { flag?: string }).flag;
+    return flag ? [[flag, k]] : [];
+  }),
+) as Record<string, NumberSetting>;
+
+/** The value of a numeric flag, checked against the settings table; undefined when not given. */
+function numberFlag(values: Record<string, unknown>, field: NumberSetting): number | undefined {
+  const flag = (TRAIN_NUMBERS[field] as { flag?: string }).flag!;
+  const raw = values[flag];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  const problem = numberProblem(field, raw === '' ? NaN : n, `--${flag}`);
+  if (problem) throw new UsageError(problem);
+  return n;
+}
+
+function choiceFlag<K extends keyof typeof TRAIN_CHOICES>(
+  value: string | undefined,
+  key: K,
+): (typeof TRAIN_CHOICES)[K][number] | undefined {
+  if (value === undefined) return undefined;
+  const choices: readonly string[] = TRAIN_CHOICES[key];
+  if (!choices.includes(value))
+    throw new UsageError(`--${key} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`);
+  return value as (typeof TRAIN_CHOICES)[K][number];
+}
+
+const OPTIONS = {
+  dataset: { type: 'string' },
+  year: { type: 'string' },
+  model: { type: 'string' },
+  ...Object.fromEntries(Object.keys(NUMBER_FLAGS).map((f) => [f, { type: 'string' }])),
+  optimizer: { type: 'string' },
+  schedule: { type: 'string' },
+  split: { type: 'string' },
+  'val-split': { type: 'string' },
+  'no-val': { type: 'boolean' },
+  'no-augment': { type: 'boolean' },
+  backend: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  'backbone-weights': { type: 'string' },
+  progress: { type: 'string' },
+  'init-from': { type: 'string' },
+  json: { type: 'boolean' },
+  engine: { type: 'string' },
+  nproc: { type: 'string' },
+  python: { type: 'string' },
+  device: { type: 'string' },
+  amp: { type: 'boolean' },
+} as const;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** `--init-from RUN_DIR[:best|last]`: that run's checkpoint (best when it has one, else last), and its job. */
+async function initFromArg(value: string): Promise<{ dir: string; job: TrainJob }> {
+  const m = /^(.*?)(?::(best|last))?$/.exec(value)!;
+  const runDir = resolve(m[1]!);
+  let parent: TrainJob;
+  try {
+    parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+  } catch {
+    throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+  }
+  const has = (name: string) =>
+    stat(join(runDir, 'checkpoints', name, 'model.json')).then(
+      () => true,
+      () => false,
+    );
+  const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
+  if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+  return { dir: join(runDir, 'checkpoints', name), job: parent };
+}
+
+/** `--resume RUN_DIR [--epochs N]`: the folder and the epochs to extend it to, refused in words. */
+async function resumeArg(values: Values): Promise<{ dir: string; epochs: number | undefined }> {
+  const dir = resolve(values.resume as string);
+  // Only --epochs changes a resumed run; anything else would make it a different run.
+  const fixed = ['dataset', 'model', 'batch', 'input-size', 'lr', 'optimizer', 'schedule', 'split'];
+  const given = fixed.filter((k) => values[k] !== undefined);
+  if (given.length)
+    throw new UsageError(
+      `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
+    );
+  if (!(await stat(join(dir, 'config.json')).catch(() => null)))
+    throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
+  const previous = await readRunConfig(dir);
+  const state = JSON.parse(
+    await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
+  ) as Partial<RunState>;
+  const done = state.epoch ?? 0;
+  const epochs = numberFlag(values, 'epochs');
+  if (epochs !== undefined) {
+    if (epochs <= done)
+      throw new UsageError(
+        `${dir}: has already trained ${done} epochs; --epochs ${epochs} would add none (give more than ${done})`,
+      );
+  } else if (done >= previous.settings.epochs) {
+    throw new UsageError(
+      `${dir}: has trained all its ${previous.settings.epochs} epochs; add --epochs N to extend it`,
+    );
+  }
+  return { dir, epochs };
+}
+
+/** The settings given on the command line; the backend's defaults fill in the rest (settingsFor). */
+function givenSettings(values: Values): Partial<TrainSettings> {
+  const given: Partial<TrainSettings> = {
+    model: values.model as string | undefined,
+    optimizer: choiceFlag(values.optimizer as string | undefined, 'optimizer'),
+    schedule: choiceFlag(values.schedule as string | undefined, 'schedule'),
+    split: values.split as string | undefined,
+  };
+  for (const field of Object.values(NUMBER_FLAGS)) {
+    const n = numberFlag(values, field);
+    if (n !== undefined) (given as Record<string, number>)[field] = n;
+  }
+  if (values['val-split']) given.valSplit = values['val-split'] as string;
+  if (values['no-val']) given.valSplit = null;
+  if (values['no-augment']) given.augment = { scale: false, rotate: false, flip: false, hsv: false };
+  return given;
+}
+
+/** Prints the engine's progress as lines (a terminal's one updating line, or one every 10 steps). */
+function progressPrinter(mode: 'lines' | 'json', json: boolean, log: (line: string) => void) {
+  let loggedStep = 0;
+  return (p: TrainProgress): void => {
+    if (mode === 'json') process.stderr.write(JSON.stringify(p) + '\n');
+    if (p.kind === 'step') {
+      const line = `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s`;
+      // Not on a terminal (a log, a pipe, CI): a line every 10 steps rather than nothing. Step events
+      // are throttled, so count from the last line printed rather than by multiples of 10.
+      const global = (p.epoch - 1) * p.steps + p.step;
+      if (!process.stdout.isTTY && mode === 'lines' && global - loggedStep >= 10) {
+        loggedStep = global;
+        log(line);
+      }
+      if (process.stdout.isTTY && !json) process.stdout.write(`\r${line}   `);
+    } else {
+      const r = p.record;
+      if (process.stdout.isTTY && !json) process.stdout.write('\n');
+      log(
+        `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}` +
+          (r.miou !== null
+            ? `, val loss ${r.valLoss!.toFixed(4)}, mIoU ${(100 * r.miou).toFixed(2)}%, pixel acc ${(100 * r.pixelAccuracy!).toFixed(2)}%`
+            : '') +
+          ` (${r.seconds.toFixed(1)} s)${r.best ? ' best' : ''}`,
+      );
+    }
+  };
+}
+
 /** `start` replaces the built engine (tests pass one that runs a fresh bundle). */
 export async function trainCommand(argv: string[], start?: EngineStarter): Promise<number> {
-  const { values } = usage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        dataset: { type: 'string' },
-        year: { type: 'string' },
-        model: { type: 'string' },
-        epochs: { type: 'string' },
-        batch: { type: 'string' },
-        'input-size': { type: 'string' },
-        lr: { type: 'string' },
-        optimizer: { type: 'string' },
-        schedule: { type: 'string' },
-        split: { type: 'string' },
-        'val-split': { type: 'string' },
-        'no-val': { type: 'boolean' },
-        'no-augment': { type: 'boolean' },
-        backend: { type: 'string' },
-        out: { type: 'string' },
-        resume: { type: 'string' },
-        seed: { type: 'string' },
-        'backbone-weights': { type: 'string' },
-        progress: { type: 'string' },
-        'init-from': { type: 'string' },
-        json: { type: 'boolean' },
-        engine: { type: 'string' },
-        nproc: { type: 'string' },
-        python: { type: 'string' },
-        device: { type: 'string' },
-        amp: { type: 'boolean' },
-      },
-    }),
-  );
-  const backend = backendOption(values.backend);
-  const progressMode = values.progress ?? 'lines';
+  const { values } = usage(() => parseArgs({ args: argv, options: OPTIONS }));
+  const v = values as Values;
+  const backend = backendOption(values.backend as string | undefined);
+  const progressMode = (values.progress as string | undefined) ?? 'lines';
   if (progressMode !== 'lines' && progressMode !== 'json')
     throw new UsageError('--progress must be lines or json');
-  if (values.optimizer && values.optimizer !== 'adam' && values.optimizer !== 'sgd') {
-    throw new UsageError('--optimizer must be adam or sgd');
-  }
-  if (values.schedule && !['cos', 'step', 'constant'].includes(values.schedule)) {
-    throw new UsageError('--schedule must be cos, step or constant');
-  }
+  const given = values.resume ? {} : givenSettings(v);
 
-  const engine = values.engine ?? 'segscope';
+  const engine = (values.engine as string | undefined) ?? 'segscope';
   if (engine !== 'segscope' && engine !== 'torch') throw new UsageError('--engine must be segscope or torch');
   const torchOnly = (['nproc', 'python', 'device', 'amp'] as const).filter((k) => values[k] !== undefined);
   if (engine !== 'torch' && torchOnly.length)
     throw new UsageError(`${torchOnly.map((k) => `--${k}`).join(', ')} apply to --engine torch`);
-  const nproc = intOption(values.nproc, 'nproc', 1, 1024) ?? 1;
-  const device = values.device ?? 'cpu';
+  const nproc = intOption(values.nproc as string | undefined, 'nproc', 1, 1024) ?? 1;
+  const device = (values.device as string | undefined) ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
   // Before any folder is made: a missing Python or torch is said at once, in plain words.
-  const torch = engine === 'torch' ? await findTorchPython(pythonDir, values.python) : null;
+  const torch =
+    engine === 'torch' ? await findTorchPython(pythonDir, values.python as string | undefined) : null;
   if (torch && device === 'cuda' && !torch.info.cudaAvailable)
     throw new UsageError(
       `--device cuda: torch ${torch.info.torch} at ${torch.python} has no CUDA device ` +
@@ -107,210 +223,141 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   let backboneWeights: string | null = null;
   if (values['backbone-weights'] !== undefined) {
     if (values.resume) throw new UsageError('--backbone-weights applies to a new run, not to --resume');
-    backboneWeights = resolve(values['backbone-weights']);
+    backboneWeights = resolve(values['backbone-weights'] as string);
     const info = await stat(backboneWeights).catch(() => null);
     if (!info?.isFile()) throw new UsageError(`--backbone-weights: ${backboneWeights} is not a file`);
   }
-
-  // --init-from RUN_DIR[:best|last]: fine-tune that run's checkpoint (best when it has one, else last).
   let initFrom: { dir: string; job: TrainJob } | null = null;
   if (values['init-from'] !== undefined) {
     if (values.resume) throw new UsageError('--init-from applies to a new run, not to --resume');
-    const m = /^(.*?)(?::(best|last))?$/.exec(values['init-from'])!;
-    const runDir = resolve(m[1]!);
-    let parent: TrainJob;
-    try {
-      parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-    } catch {
-      throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
-    }
-    const has = (name: string) =>
-      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-        () => true,
-        () => false,
-      );
-    const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
-    if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
-    initFrom = { dir: join(runDir, 'checkpoints', name), job: parent };
-  }
-
-  const session = new WorkbenchSession();
-  const host = start ? await start(backend) : new EngineHost(forkSpawner(engineEntry));
-  const training = new TrainingService(session, host);
-  let job: TrainJob;
-  if (values.resume) {
-    const dir = resolve(values.resume);
-    // Only --epochs changes a resumed run; anything else would make it a different run.
-    const fixed = ['dataset', 'model', 'batch', 'input-size', 'lr', 'optimizer', 'schedule', 'split'];
-    const given = fixed.filter((k) => values[k as keyof typeof values] !== undefined);
-    if (given.length)
-      throw new UsageError(
-        `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
-      );
-    if (!(await stat(join(dir, 'config.json')).catch(() => null)))
-      throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
-    await assertNotRunning(dir);
-    const previous = await readRunConfig(dir);
-    const state = JSON.parse(
-      await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
-    ) as Partial<RunState>;
-    const done = state.epoch ?? 0;
-    let epochs = previous.settings.epochs;
-    if (values.epochs !== undefined) {
-      epochs = intOption(values.epochs, 'epochs', 1, 100_000)!;
-      if (epochs <= done)
-        throw new UsageError(
-          `${dir}: has already trained ${done} epochs; --epochs ${epochs} would add none (give more than ${done})`,
-        );
-    } else if (done >= epochs) {
-      throw new UsageError(`${dir}: has trained all its ${epochs} epochs; add --epochs N to extend it`);
-    }
-    job = { ...previous, settings: { ...previous.settings, epochs }, runDir: dir, resume: true };
-    if (epochs !== previous.settings.epochs) {
-      // The longer run is the run now: its config says so, for the panel and for a later resume.
-      await writeJsonAtomic(join(dir, 'config.json'), job);
-    }
-  } else {
-    if (!values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');
+    initFrom = await initFromArg(values['init-from'] as string);
     // A fine-tuning run keeps the model and input size of the run it starts from.
-    values.model ??= initFrom?.job.settings.model;
-    values['input-size'] ??= initFrom ? String(initFrom.job.settings.inputSize) : undefined;
-    if (!values.model) throw new UsageError('train needs --model ID (see segscope models)');
-    const ds = await openDatasetArg(values.dataset, values.year);
-    const settings: TrainSettings = {
-      ...DEFAULT_TRAIN_SETTINGS,
-      model: values.model,
-      backend,
-      ...(values.epochs ? { epochs: intOption(values.epochs, 'epochs', 1, 100_000)! } : {}),
-      ...(values.batch ? { batchSize: intOption(values.batch, 'batch', 1, 1024)! } : {}),
-      ...(values['input-size']
-        ? { inputSize: intOption(values['input-size'], 'input-size', 16, 4096)! }
-        : {}),
-      ...(values.lr ? { lr: numberOption(values.lr, 'lr')! } : {}),
-      ...(values.optimizer ? { optimizer: values.optimizer as 'adam' | 'sgd' } : {}),
-      ...(values.schedule ? { schedule: values.schedule as 'cos' | 'step' | 'constant' } : {}),
-      ...(values.split ? { split: values.split } : {}),
-      ...(values['val-split'] ? { valSplit: values['val-split'] } : {}),
-      ...(values['no-val'] ? { valSplit: null } : {}),
-      ...(values['no-augment'] ? { augment: { scale: false, rotate: false, flip: false, hsv: false } } : {}),
-      ...(values.seed ? { seed: intOption(values.seed, 'seed', 0, 2 ** 31)! } : {}),
-      backboneWeights,
-      initFrom: initFrom?.dir ?? null,
-    };
-    training.makeJob(ds, settings, '', false); // a bad split fails here, before any folder is made
-    let runDir: string;
-    if (values.out) {
-      runDir = resolve(values.out);
-      await mkdir(dirname(runDir), { recursive: true });
-    } else {
-      runDir = (await createRunDir(await safeRunsDir(ds.root), settings.model)).dir;
-    }
-    job = training.makeJob(ds, settings, runDir, false);
+    given.model ??= initFrom.job.settings.model;
+    given.inputSize ??= initFrom.job.settings.inputSize;
   }
-  await mkdir(job.runDir, { recursive: true });
-  if (torch) {
-    return trainOnTorch(job, host, torch, {
-      nproc,
-      device: device as 'cpu' | 'cuda',
-      amp: values.amp ?? false,
-      json: values.json ?? false,
-      progressMode,
-    });
-  }
+  const resuming = values.resume ? await resumeArg(v) : null;
+  if (!resuming && !values.dataset) throw new UsageError('train needs --dataset DIR (or --resume RUN_DIR)');
+  const ds: Dataset | null = resuming
+    ? null
+    : await openDatasetArg(values.dataset as string, v.year as string);
 
-  const info = await host.start(job.settings.backend);
-  const heap = heapProblem(job.settings, info.name);
-  if (heap) {
-    host.kill('the run does not fit');
-    throw new UsageError(heap);
-  }
-  const log = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
-  log(`backend ${info.name}: ${info.reason}`);
-  if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
-  if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
-  if (job.settings.batchSize > job.trainIds.length)
-    log(
-      `note: batch ${job.settings.batchSize} is larger than the ${job.trainIds.length} labelled images of split ${job.settings.split}; each epoch is one step of ${job.trainIds.length}`,
-    );
-  for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
-  log(`run ${basename(job.runDir)} → ${job.runDir}`);
-  if (!job.resume && job.settings.initFrom) log(`starting from ${job.settings.initFrom}`);
-  if (!job.resume && job.settings.backboneWeights)
-    log(`backbone weights from ${job.settings.backboneWeights}`);
-  let cancelled = false;
-  let loggedStep = 0;
-  const onSigint = (): void => {
-    if (!cancelled) {
-      cancelled = true;
-      log('cancelling at the next batch… (Ctrl+C again to stop at once)');
-      void host.request({ type: 'cancel' }).catch(() => undefined);
-      return;
-    }
-    log('stopping the engine now; the run keeps its last checkpoint');
-    host.kill('cancelled with a second Ctrl+C');
+  const json = !!values.json;
+  const log = (line: string): void => void (json ? process.stderr : process.stdout).write(line + '\n');
+  const printProgress = progressPrinter(progressMode, json, log);
+  const session: TrainingSession = {
+    get dataset(): Dataset {
+      if (!ds) throw new WorkbenchError('no-dataset', 'no dataset is open');
+      return ds;
+    },
+    emit(event, payload) {
+      if (event === 'training:progress') printProgress(payload as Events['training:progress']);
+    },
   };
-  process.on('SIGINT', onSigint);
+  const host = start ? await start(backend) : new EngineHost(forkSpawner(engineEntry));
+  // The CLI exits after a cancel: an engine stopped by one is not started again.
+  const training = new TrainingService(session, host, { restartAfterKill: false });
+  let onSigint: (() => void) | null = null;
   try {
-    const result = await host.request({ type: 'train', job }, (p) => {
-      if (progressMode === 'json' && p.kind !== 'items') process.stderr.write(JSON.stringify(p) + '\n');
-      if (p.kind === 'step') {
-        const line = `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s`;
-        // Not on a terminal (a log, a pipe, CI): a line every 10 steps rather than nothing. Step events
-        // are throttled, so count from the last line printed rather than by multiples of 10.
-        const global = (p.epoch - 1) * p.steps + p.step;
-        if (!process.stdout.isTTY && progressMode === 'lines' && global - loggedStep >= 10) {
-          loggedStep = global;
-          log(line);
-        }
-        if (process.stdout.isTTY && !values.json) process.stdout.write(`\r${line}   `);
-      } else if (p.kind === 'epoch') {
-        const r = p.record;
-        if (process.stdout.isTTY && !values.json) process.stdout.write('\n');
-        log(
-          `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}` +
-            (r.miou !== null
-              ? `, val loss ${r.valLoss!.toFixed(4)}, mIoU ${(100 * r.miou).toFixed(2)}%, pixel acc ${(100 * r.pixelAccuracy!).toFixed(2)}%`
-              : '') +
-            ` (${r.seconds.toFixed(1)} s)${r.best ? ' best' : ''}`,
-        );
+    const info = await host.start(resuming ? (await readRunConfig(resuming.dir)).settings.backend : backend);
+    log(`backend ${info.name}: ${info.reason}`);
+    if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
+
+    if (torch) {
+      // Segscope's engine only prepares the run (config, state, `last` at epoch 0); PyTorch trains it.
+      let job: TrainJob;
+      if (resuming) {
+        await assertNotRunning(resuming.dir);
+        const previous = await readRunConfig(resuming.dir);
+        const epochs = resuming.epochs ?? previous.settings.epochs;
+        job = { ...previous, settings: { ...previous.settings, epochs }, runDir: resuming.dir, resume: true };
+        // The longer run is the run now: its config says so, for the panel and for a later resume.
+        if (epochs !== previous.settings.epochs)
+          await writeJsonAtomic(join(resuming.dir, 'config.json'), job);
+      } else {
+        const settings = {
+          ...settingsFor(info.name, given).settings,
+          backend,
+          backboneWeights,
+          initFrom: initFrom?.dir ?? null,
+        };
+        training.makeJob(ds!, settings, '', false); // a bad split fails here, before any folder is made
+        let runDir: string;
+        if (values.out) {
+          runDir = resolve(values.out as string);
+          await mkdir(dirname(runDir), { recursive: true });
+        } else runDir = (await createRunDir(await safeRunsDir(ds!.root), settings.model)).dir;
+        job = training.makeJob(ds!, settings, runDir, false);
       }
-    });
-    if (values.json) console.log(JSON.stringify({ run: job.runDir, ...result }));
-    else
+      await mkdir(job.runDir, { recursive: true });
+      return await trainOnTorch(job, host, torch, {
+        nproc,
+        device: device as 'cpu' | 'cuda',
+        amp: !!values.amp,
+        json,
+        progressMode,
+      });
+    }
+
+    let job: TrainJob;
+    let chose: string | null = null;
+    try {
+      if (resuming) {
+        job = (await training.resumeAt(resuming.dir, resuming.epochs)).job;
+      } else {
+        const proposed = settingsFor(info.name, given);
+        chose = proposed.chose;
+        const out = values.out ? resolve(values.out as string) : undefined;
+        const settings = { ...proposed.settings, backend, backboneWeights, initFrom: initFrom?.dir ?? null };
+        job = (await training.start(settings, [], out)).job;
+      }
+    } catch (err) {
+      // A run that cannot fit the backend is bad usage, as any other setting out of bounds.
+      if (err instanceof WorkbenchError && err.code === 'bad-request') throw new UsageError(err.message);
+      throw err;
+    }
+    if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
+    if (job.settings.batchSize > job.trainIds.length)
       log(
-        `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
+        `note: batch ${job.settings.batchSize} is larger than the ${job.trainIds.length} labelled images of split ${job.settings.split}; each epoch is one step of ${job.trainIds.length}`,
       );
-    return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
-  } catch (err) {
-    // What the engine could not write itself: a cancel that had to stop it, or its death.
-    const status = cancelled ? 'cancelled' : err instanceof EngineStoppedError ? 'interrupted' : 'failed';
-    await markRunEnded(job.runDir, status, status === 'cancelled' ? null : (err as Error).message).catch(
-      () => undefined,
-    );
-    if (cancelled) {
+    for (const s of info.skipped) log(`  skipped ${s.name}: ${s.reason}`);
+    if (chose) log(chose);
+    log(`run ${basename(job.runDir)} → ${job.runDir}`);
+    if (!job.resume && job.settings.initFrom) log(`starting from ${job.settings.initFrom}`);
+    if (!job.resume && job.settings.backboneWeights)
+      log(`backbone weights from ${job.settings.backboneWeights}`);
+
+    let cancelled = false;
+    onSigint = (): void => {
+      if (!cancelled) {
+        cancelled = true;
+        log('cancelling at the next batch… (Ctrl+C again to stop at once)');
+        void training.cancel(Infinity);
+        return;
+      }
+      log('stopping the engine now; the run keeps its last checkpoint');
+      void training.cancel(0);
+    };
+    process.on('SIGINT', onSigint);
+    const end = await training.whenDone()!;
+    if (end.outcome) {
+      const result = end.outcome;
+      if (json) console.log(JSON.stringify({ run: job.runDir, ...result }));
+      else
+        log(
+          `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
+        );
+      return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
+    }
+    if (end.status === 'cancelled') {
       log(`cancelled: the run keeps its last checkpoint in ${job.runDir}`);
       return EXIT_CANCELLED;
     }
-    throw err;
+    throw end.cause;
   } finally {
-    process.off('SIGINT', onSigint);
+    if (onSigint) process.off('SIGINT', onSigint);
     host.kill('the command finished');
   }
-}
-
-/** A progress line as `train` prints it, for both engines. */
-function describeStep(p: Extract<TrainProgress, { kind: 'step' }>): string {
-  return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.imagesPerSec.toFixed(1)} img/s eta ${Math.round(p.etaSec)} s`;
-}
-
-function describeEpoch(r: EpochRecord): string {
-  return (
-    `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}` +
-    (r.miou !== null
-      ? `, val loss ${r.valLoss!.toFixed(4)}, mIoU ${(100 * r.miou).toFixed(2)}%, pixel acc ${(100 * r.pixelAccuracy!).toFixed(2)}%`
-      : '') +
-    ` (${r.seconds.toFixed(1)} s)${r.best ? ' best' : ''}`
-  );
 }
 
 /**
@@ -328,7 +375,6 @@ async function trainOnTorch(
   const started = performance.now();
   let normalization: string;
   try {
-    await host.start(job.settings.backend);
     const prepared = job.resume
       ? null
       : await host.request({ type: 'prepare', job: { ...job, settings: { ...job.settings } } });
@@ -355,7 +401,7 @@ async function trainOnTorch(
   );
   log(`run ${basename(job.runDir)} → ${job.runDir}`);
   if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
-  let loggedStep = 0;
+  const printProgress = progressPrinter(o.progressMode === 'json' ? 'json' : 'lines', o.json, log);
   let firstStep = true;
   const run = await startTorchRun({
     python: torch.python,
@@ -367,26 +413,11 @@ async function trainOnTorch(
     normalization,
     resume: job.resume,
     onProgress: (p) => {
-      if (o.progressMode === 'json') process.stderr.write(JSON.stringify(p) + '\n');
-      if (p.kind === 'step') {
-        if (firstStep) {
-          firstStep = false;
-          log(`first step after ${((performance.now() - started) / 1000).toFixed(1)} s`);
-        }
-        const global = (p.epoch - 1) * p.steps + p.step;
-        if (
-          !process.stdout.isTTY &&
-          o.progressMode === 'lines' &&
-          (global - loggedStep >= 10 || global === 1)
-        ) {
-          loggedStep = global;
-          log(describeStep(p));
-        }
-        if (process.stdout.isTTY && !o.json) process.stdout.write(`\r${describeStep(p)}   `);
-      } else if (p.kind === 'epoch') {
-        if (process.stdout.isTTY && !o.json) process.stdout.write('\n');
-        log(describeEpoch(p.record));
+      if (p.kind === 'step' && firstStep) {
+        firstStep = false;
+        log(`first step after ${((performance.now() - started) / 1000).toFixed(1)} s`);
       }
+      printProgress(p);
     },
   });
   let cancelled = false;

@@ -9,7 +9,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { normalizeCam } from '../../../shared/camColormap';
-import type { CamMethod } from '../../../shared/engineProtocol';
 import { letterbox, type Letterbox } from '../../../shared/letterbox';
 import { letterboxPair } from '../data/augment';
 import type { RgbImage } from '../data/samples';
@@ -171,8 +170,6 @@ export function fitInside(width: number, height: number, maxSide?: number): [num
  * gradients, combines them as ReLU(Σ_k w_k ⊙ A_k), and maps the result onto the image.
  */
 export abstract class BaseCam {
-  abstract readonly method: CamMethod;
-
   /**
    * The weights of the activations: `[1, 1, 1, channels]` per channel, or the activations' own shape
    * per position.

@@ -4,8 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BaseCam } from './base';
 
 export class GradCam extends BaseCam {
-  readonly method = 'gradcam' as const;
-
   /** @returns `[1, 1, 1, channels]`: mean over height and width of the gradient */
   weights(_activations: tf.Tensor4D, gradients: tf.Tensor4D): tf.Tensor4D {
     return tf.mean(gradients, [1, 2], true);

@@ -5,8 +5,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BaseCam } from './base';
 
 export class GradCamPlusPlus extends BaseCam {
-  readonly method = 'gradcampp' as const;
-
   /**
    * Where the denominator is 0 (which includes wherever g is 0) alpha is 0; pytorch-grad-cam adds 1e-7 to
    * the denominator instead, which differs only where the denominator is within a hair of 0.

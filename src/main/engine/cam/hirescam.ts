@@ -5,8 +5,6 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { BaseCam } from './base';
 
 export class HiResCam extends BaseCam {
-  readonly method = 'hirescam' as const;
-
   /** @returns the gradient: `[1, height, width, channels]`, one weight per position and channel */
   weights(_activations: tf.Tensor4D, gradients: tf.Tensor4D): tf.Tensor4D {
     return gradients;

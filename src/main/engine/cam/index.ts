@@ -1,7 +1,7 @@
 // Grad-CAM for segmentation, as the engine's requests use it: one class, one layer (or a sweep over
 // several from the same pass), one method, mapped onto the original image. Engine process.
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { CamMethod } from '../../../shared/engineProtocol';
+import { CAM_METHODS, isCamMethod, type CamMethod } from '../../../shared/camMethods';
 import type { RgbImage } from '../data/samples';
 import type { Predictor } from '../infer';
 import { convLayerNames, getModelSpec, MODELS, MODEL_IDS } from '../models/registry';
@@ -13,21 +13,20 @@ import { HiResCam } from './hirescam';
 export { activationsAndGradients, BaseCam, fitInside, type CamOutput, type Gathered } from './base';
 export { ClassNotPredictedError, predictionMask, SegmentationTarget } from './target';
 export { GradCam, GradCamPlusPlus, HiResCam };
+export { CAM_METHODS };
 
-export const CAM_METHODS: readonly CamMethod[] = ['gradcam', 'gradcampp', 'hirescam'];
+/** The class of each method of the one list (shared/camMethods.ts). */
+const METHOD_CLASSES: Readonly<Record<CamMethod, new () => BaseCam>> = {
+  gradcam: GradCam,
+  gradcampp: GradCamPlusPlus,
+  hirescam: HiResCam,
+};
 
 /** The method object for `method`, or an Error naming the methods there are. */
 export function camMethod(method: string): BaseCam {
-  switch (method) {
-    case 'gradcam':
-      return new GradCam();
-    case 'gradcampp':
-      return new GradCamPlusPlus();
-    case 'hirescam':
-      return new HiResCam();
-    default:
-      throw new Error(`unknown CAM method '${method}'; methods: ${CAM_METHODS.join(', ')}`);
-  }
+  if (!isCamMethod(method))
+    throw new Error(`unknown CAM method '${method}'; methods: ${CAM_METHODS.join(', ')}`);
+  return new METHOD_CLASSES[method]();
 }
 
 /** The layers Grad-CAM can explain: the model's conv layers in build order (the layer picker's list). */

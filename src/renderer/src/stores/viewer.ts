@@ -5,6 +5,7 @@ import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { CamMethod, CamResult, LabelData, SegmentResult } from '../../../shared/api';
 import type { ModelInfo } from '../../../shared/engineProtocol';
 import type { RunSummary } from '../../../shared/training';
+import { DEFAULT_CAM_METHOD } from '../../../shared/camMethods';
 import { api } from '../api';
 import { useAppStore } from './app';
 import { useDatasetStore } from './dataset';
@@ -32,7 +33,7 @@ export const useViewerStore = defineStore('viewer', () => {
   const alpha = ref(0.7);
   const camClass = ref<number | null>(null);
   const camLayer = ref<string | null>(null);
-  const camMethod = ref<CamMethod>('gradcam');
+  const camMethod = ref<CamMethod>(DEFAULT_CAM_METHOD);
   const cam = shallowRef<CamResult | null>(null);
   const camError = ref<string | null>(null);
   const camBusy = ref(false);

@@ -1,4 +1,6 @@
 // Lint, including the layer rules of DESIGN.md: imports run one way, and tfjs stays in the engine.
+// src/main/common is the plain-Node layer below the engine, the services and the shells: it imports
+// only shared, and every one of them may import it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import vue from 'eslint-plugin-vue';
@@ -66,6 +68,22 @@ export default tseslint.config(
     ],
   ),
   restrict(
+    ['src/main/common/**'],
+    [
+      electron,
+      tfjs,
+      layer('**/engine/**', 'common imports nothing of ours but shared'),
+      layer('**/services/**', 'common imports nothing of ours but shared'),
+      layer('**/electron/**', 'common imports nothing of ours but shared'),
+      layer('**/server/**', 'common imports nothing of ours but shared'),
+      layer('**/cli/**', 'common imports nothing of ours but shared'),
+      layer('**/renderer/**', 'common imports nothing of ours but shared'),
+      layer('**/preload/**', 'common imports nothing of ours but shared'),
+      layer('vue', 'common is plain Node'),
+      layer('konva', 'common is plain Node'),
+    ],
+  ),
+  restrict(
     ['src/main/services/**'],
     [
       electron,
@@ -81,10 +99,10 @@ export default tseslint.config(
     ['src/main/engine/**'],
     [
       electron,
-      layer('**/services/**', 'the engine imports only shared'),
-      layer('**/electron/**', 'the engine imports only shared'),
-      layer('**/server/**', 'the engine imports only shared'),
-      layer('**/cli/**', 'the engine imports only shared'),
+      layer('**/services/**', 'the engine imports only shared and common'),
+      layer('**/electron/**', 'the engine imports only shared and common'),
+      layer('**/server/**', 'the engine imports only shared and common'),
+      layer('**/cli/**', 'the engine imports only shared and common'),
       layer('**/renderer/**', 'main never imports the renderer'),
     ],
   ),

@@ -323,7 +323,7 @@ export const requests = {
   'runs:delete': z.object({ runId: runId }).strict(),
   /**
    * Lists a run folder trained elsewhere (`segscope train --out`) with the open dataset's runs. Security:
-   * the folder must hold a run's config.json; it is only read (and, for Inspect, its checkpoints loaded).
+   * the folder must hold a run's configuration; it is only read (and, for Inspect, its checkpoints loaded).
    */
   'runs:attach': z.object({ path: folderPath }).strict(),
   /**

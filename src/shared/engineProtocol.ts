@@ -1,6 +1,7 @@
 // Messages between main and the engine process. Requests carry an id; the engine answers each with one
 // result, and may send progress for it before. Runs in any process.
 import type { CamMethod } from './camMethods';
+import type { RefineOptions } from './draftRefine';
 import type { ErrorCode } from './errors';
 import type { SegmentationMetrics } from './metrics';
 import type { ModelInfo } from './modelCatalog';
@@ -29,6 +30,17 @@ export interface CamMap {
 
 /** One model the engine can build: the static catalog entry. */
 export type { ModelInfo };
+
+/**
+ * Where the engine keeps a run's derived files (its ONNX Runtime cache): `dir`, in the run folder's
+ * layout, confined to `root`. For a run of the dataset's own both are the run folder; for a run
+ * attached from elsewhere, which is only read, `dir` is in the open dataset's workspace and `root` is
+ * the dataset. Left out, the run folder itself.
+ */
+export interface DerivedPlace {
+  dir: string;
+  root: string;
+}
 
 export type EngineRequest =
   | { id: number; type: 'init'; backend: BackendPreference }
@@ -64,8 +76,22 @@ export type EngineRequest =
       type: 'segment';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       /** Path of the image file. */
       image: string;
+    }
+  | {
+      /**
+       * The draft of one image with a run, refined against the image (`draftRefine`); `refine` overrides
+       * the app's defaults (the click bench compares methods with it).
+       */
+      id: number;
+      type: 'draft';
+      runDir: string;
+      checkpoint: CheckpointName;
+      derived?: DerivedPlace;
+      image: string;
+      refine?: Partial<RefineOptions>;
     }
   | {
       /** The layers Grad-CAM can use for a run's model, and the one it uses by default. */
@@ -73,6 +99,7 @@ export type EngineRequest =
       type: 'camLayers';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
     }
   | {
       /** Grad-CAM of one class at one layer (the model's default layer when left out), at the image's size. */
@@ -80,6 +107,7 @@ export type EngineRequest =
       type: 'cam';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       image: string;
       classIndex: number;
       layer?: string;
@@ -91,6 +119,7 @@ export type EngineRequest =
       type: 'camSweep';
       runDir: string;
       checkpoint: CheckpointName;
+      derived?: DerivedPlace;
       image: string;
       classIndex: number;
       method: CamMethod;
@@ -128,6 +157,16 @@ export type EngineResult = {
     meanEntropy: number;
     /** Every class with at least one pixel, by index. */
     classes: { index: number; pixels: number }[];
+  };
+  draft: {
+    width: number;
+    height: number;
+    /** Class per pixel of the refined draft. */
+    labels: Uint8Array;
+    /** Probability of the pixel's class, 0..1. */
+    confidence: Float32Array;
+    /** Mean normalised entropy of the refined probabilities, 0..1. */
+    meanEntropy: number;
   };
   camLayers: { layers: string[]; defaultLayer: string };
   cam: CamMap;

@@ -159,7 +159,7 @@ export interface TrainJob {
   resume: boolean;
 }
 
-/** One line of `metrics.jsonl`. */
+/** One line of a run's metrics (the layout: src/main/common/runFolder.ts). */
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
@@ -195,7 +195,7 @@ export type TrainProgress =
  */
 export type RunStatus = 'running' | 'done' | 'stopped-early' | 'cancelled' | 'failed' | 'interrupted';
 
-/** `state.json` of a run folder. */
+/** The state file of a run folder (the layout: src/main/common/runFolder.ts). */
 export interface RunState {
   status: RunStatus;
   /** Last completed epoch (0 before the first). */
@@ -228,7 +228,7 @@ export function startingRunState(backend: BackendName | null): RunState {
   };
 }
 
-/** `eval.json` of a run: the validation of its best checkpoint. */
+/** The evaluation file of a run: the validation of its best checkpoint. */
 export interface RunEvaluation {
   epoch: number;
   split: string;
@@ -252,10 +252,15 @@ export interface RunSummary {
   hasBest: boolean;
   evaluation: RunEvaluation | null;
   /**
-   * The batch losses from `steps.jsonl`, by global step (`(epoch - 1) * steps + step`), averaged into at
+   * The batch losses of the run's steps file, by global step (`(epoch - 1) * steps + step`), averaged into at
    * most `MAX_BATCH_POINTS` points; absent for runs from before it was kept.
    */
   batchLosses?: { step: number; loss: number }[];
+  /**
+   * Set when a file of the run is damaged (a run file of the wrong shape, a line that is not a record):
+   * which file and what is wrong. The run is still listed, with what could be read.
+   */
+  problem?: string;
 }
 
 /** At most this many batch-loss points are listed per run: enough for a chart, small on the wire. */

@@ -92,6 +92,10 @@ describe('model-assisted labelling', () => {
     await expect
       .poll(() => page.getByTestId('draft-stats').textContent())
       .toMatch(/^IoU vs draft \d+\.\d% · mean confidence \d+\.\d%$/);
+    // The draft's uncertainty: low-confidence and thin-region shares, and how many regions it has.
+    expect(await page.getByTestId('draft-uncertainty').textContent()).toMatch(
+      /^uncertain \d+\.\d% \(low confidence\s+\d+\.\d%, thin \d+\.\d%\) ·\s+\d+ regions$/,
+    );
     const draft = decodeLabelPng(readFileSync(draftFile(run!))).indices;
 
     await page.screenshot({ path: join(OUTPUT, 'drafts.png') });

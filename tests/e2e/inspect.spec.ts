@@ -1,7 +1,9 @@
 // Inspect in a real Chromium over the browser transport, with runs trained by the built CLI: it opens
 // the newest run that finished an epoch (not a newer one that failed at once), falls back from best to
-// last for a run trained without validation and says so, and opens a run folder trained elsewhere.
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+// last for a run trained without validation and says so, and opens a run folder trained elsewhere,
+// which it only reads (its ONNX cache goes to the dataset's workspace). A run with a damaged steps file
+// is listed in the Train tab with the file named.
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +65,10 @@ beforeAll(async () => {
       error: 'the wasm backend ran out of memory',
     }),
   );
+  // An older run whose steps file has a line that is not a record: listed as broken, naming the file.
+  const broken = join(runs, '2000-01-01T00-00-00-unet-small');
+  cpSync(join(runs, ownRun), broken, { recursive: true });
+  writeFileSync(join(broken, 'steps.jsonl'), 'null\n');
   [served, browser] = await Promise.all([
     startCli(['serve', '--dataset', root, '--port', '0'], { ...process.env, HOME: home }),
     launchChromium(),
@@ -106,5 +112,13 @@ describe('inspect', () => {
     await page.reload();
     await page.getByTestId('tab-train').click();
     await expect.poll(() => page.locator('[data-testid="run-item"][data-id="cli-run"]').count()).toBe(1);
+    // Only read: segmenting it made its ONNX cache in the workspace, not in its folder.
+    expect(existsSync(join(home, 'elsewhere', 'cli-run', 'checkpoints', 'last', 'model.onnx'))).toBe(false);
+    const broken = '2000-01-01T00-00-00-unet-small';
+    expect(
+      await page
+        .locator(`[data-testid="run-item"][data-id="${broken}"] [data-testid="run-error"]`)
+        .textContent(),
+    ).toContain(join(root, '.segscope', 'runs', broken, 'steps.jsonl') + ': line 1 is not a record');
   });
 });

@@ -117,4 +117,27 @@ describe('training panel', () => {
       expect(await chosen.textContent()).toContain(join(root, '.segscope', 'weights'));
     }
   });
+
+  it("offers the weights the model facts give each model's backbone, and says when none are published", async () => {
+    await page.getByTestId('train-backbone-mode').selectOption('file');
+    const download = page.getByTestId('train-backbone-download');
+    const unpublished = page.getByTestId('train-backbone-unpublished');
+    for (const [model, weights] of [
+      ['deconvnet-4096', 'vgg16'],
+      ['deeplabv3', 'resnet50'],
+    ] as const) {
+      await page.getByTestId('train-model').selectOption(model);
+      await expect.poll(() => download.textContent()).toContain(`Download ${weights} weights`);
+      expect(await unpublished.count()).toBe(0);
+    }
+    for (const model of ['fcn-resnet18', 'deeplabv3-resnet18']) {
+      await page.getByTestId('train-model').selectOption(model);
+      await expect.poll(() => unpublished.count()).toBe(1);
+      expect(await unpublished.textContent()).toContain('no ResNet-18 ImageNet weights');
+      expect(await download.count()).toBe(0);
+    }
+    await page.getByTestId('train-model').selectOption('unet-small');
+    await expect.poll(() => unpublished.count()).toBe(0);
+    expect(await download.count()).toBe(0);
+  });
 });

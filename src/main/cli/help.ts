@@ -1,4 +1,5 @@
 // The help of `segscope` and of each of its commands, printed for `--help` / `-h`. CLI process.
+import { CHECKPOINTS_DIR, RUN_FILES } from '../common/runFolder';
 import { BACKEND_PREFERENCES } from '../../shared/backends';
 import { CAM_METHODS, DEFAULT_CAM_METHOD } from '../../shared/camMethods';
 import {
@@ -41,6 +42,8 @@ Usage:
                 [--backend B] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
                    [--backend B] [--json]
+  segscope draft --run RUN_DIR --input IMG|DIR --out DIR [--checkpoint best|last] [--backend B] [--json]
+                                each image's draft as the editor shows it (refined against the image)
   segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
                                 compare two folders of label PNGs
   segscope cam --run RUN_DIR --image IMG --class NAME|INDEX [--layer NAME]
@@ -92,8 +95,8 @@ and a description. Read from a catalog; nothing is built.
   train: `Usage: segscope train --dataset DIR [options]
        segscope train --resume RUN_DIR [--epochs N]
 
-Trains a model in an engine process of its own and writes the run folder (config.json, state.json,
-metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
+Trains a model in an engine process of its own and writes the run folder (${RUN_FILES.config}, ${RUN_FILES.state},
+${RUN_FILES.metrics}, ${CHECKPOINTS_DIR}/{last,best}). Ctrl+C stops at the next batch and keeps the last checkpoint.
 Settings not given are those the panel proposes for the backend found; train prints which it chose.
   --dataset DIR            the dataset (a VOC root or a VOCdevkit with --year)
   --year Y                 VOC2012 or 2012
@@ -123,7 +126,7 @@ ${numberFlagHelp()}
   --json                   print the result as JSON on stdout`,
   eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
 
-Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
+Evaluates a run's checkpoint on a split at full resolution and writes the run's ${RUN_FILES.eval}.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --year Y                 VOC2012 or 2012
@@ -135,6 +138,14 @@ Segments an image or a folder of images into palette PNGs.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --json                   print {images, written}`,
+  draft: `Usage: segscope draft --run RUN_DIR --input IMG|DIR --out DIR [--checkpoint best|last] [--backend B] [--json]
+
+Writes each image's draft exactly as the editor shows it: the run's class probabilities upsampled, snapped
+to the image's edges, with tiny islands and thin low-confidence slivers merged away. One 8-bit palette PNG
+per image, <name>.png at the image's size, in the run's palette.
+  --checkpoint best|last   default best, or last for a run without one (it says so)
+  --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+  --json                   print {run, checkpoint, drafts: [{image, out, width, height, classes, uncertain, ms}]}`,
   'eval-masks': `Usage: segscope eval-masks --gt DIR --pred DIR [--dataset DIR [--year Y]] [--json]
 
 Compares two folders of label PNGs by file name: IoU, precision, recall, F1 and the confusion matrix.

@@ -9,6 +9,7 @@ import { modelsCommand } from './commands/models';
 import { doctorCommand } from './commands/doctor';
 import { trainCommand } from './commands/train';
 import { predict } from './commands/predict';
+import { draftCommand } from './commands/draft';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
 import { exportCommand } from './commands/export';
@@ -46,6 +47,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'doctor') return await doctorCommand(rest);
     if (command === 'train') return await trainCommand(rest, deps.startEngine);
     if (command === 'predict') return await predict(rest);
+    if (command === 'draft') return await draftCommand(rest, deps.startEngine);
     if (command === 'eval') return await evalRun(rest);
     if (command === 'eval-masks') return await evalMasks(rest);
     if (command === 'cam') return await cam(rest, deps.startEngine);

@@ -1,19 +1,20 @@
 // What the commands that use a trained run share: reading its config and starting an engine. CLI process.
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { RunFolder } from '../common/runFolder';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import { BACKEND_PREFERENCES, type BackendPreference, type TrainJob } from '../../shared/training';
 import { EngineHost, forkSpawner } from '../services/engineHost';
 import { UsageError } from './args';
 import { engineEntry } from './paths';
 
-export async function readRunConfig(runDir: string | undefined): Promise<{ dir: string; job: TrainJob }> {
+/** The run that `--run RUN_DIR` names and its job; one that cannot be read is a usage error saying why. */
+export async function runFromArgs(runDir: string | undefined): Promise<{ dir: string; job: TrainJob }> {
   if (!runDir) throw new UsageError('name a run with --run RUN_DIR');
   const dir = resolve(runDir);
   try {
-    return { dir, job: JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob };
-  } catch {
-    throw new UsageError(`${dir}: not a Segscope run (no readable config.json)`);
+    return { dir, job: await new RunFolder(dir).readConfig() };
+  } catch (err) {
+    throw new UsageError(`${dir}: not a Segscope run (${(err as Error).message})`);
   }
 }
 
@@ -38,11 +39,8 @@ export async function startEngine(backend: BackendPreference): Promise<EngineHos
   return host;
 }
 
-async function hasCheckpoint(dir: string, name: CheckpointName): Promise<boolean> {
-  return stat(join(dir, 'checkpoints', name, 'model.json')).then(
-    (s) => s.isFile(),
-    () => false,
-  );
+function hasCheckpoint(dir: string, name: CheckpointName): Promise<boolean> {
+  return new RunFolder(dir).hasCheckpoint(name).catch(() => false);
 }
 
 /**

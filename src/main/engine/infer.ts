@@ -6,6 +6,7 @@ import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ClassProbabilities } from '../../shared/draftRefine';
 import { encodeLabelPng } from '../../shared/labelPng';
 import { letterbox } from '../../shared/letterbox';
 import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
@@ -52,13 +53,9 @@ export interface Segmentation {
   meanEntropy: number;
 }
 
-/**
- * Segments `image`.
- * @returns labels and confidences at the image's own size, and the mean normalised entropy there
- */
-export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentation> {
+/** The network's softmax over `image`'s letterboxed input, as a tensor; the caller disposes it. */
+async function softmaxOf(p: Segmenter, image: RgbImage): Promise<tf.Tensor4D> {
   const size = p.inputSize;
-  const box = letterbox(image.width, image.height, size);
   const { image: boxed } = letterboxPair(image, null, size);
   const x = tf.tidy(() =>
     normalizeInput(tf.tensor4d(Float32Array.from(boxed), [1, size, size, 3]), p.normalization),
@@ -69,9 +66,43 @@ export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentati
   } finally {
     x.dispose();
   }
-  const classes = logits.shape[3];
+  try {
+    return tf.tidy(() => tf.softmax(logits));
+  } finally {
+    logits.dispose();
+  }
+}
+
+/**
+ * The class probabilities of `image` at the model's resolution, the letterbox cropped away: what
+ * `refineDraft` turns into a draft at the image's size.
+ */
+export async function classProbabilities(p: Segmenter, image: RgbImage): Promise<ClassProbabilities> {
+  const box = letterbox(image.width, image.height, p.inputSize);
+  const probs = await softmaxOf(p, image);
+  const cropped = tf.tidy(() => tf.slice(probs, [0, box.top, box.left, 0], [1, box.height, box.width, -1]));
+  probs.dispose();
+  try {
+    return {
+      width: box.width,
+      height: box.height,
+      classes: cropped.shape[3],
+      data: Float32Array.from(await cropped.data()),
+    };
+  } finally {
+    cropped.dispose();
+  }
+}
+
+/**
+ * Segments `image`.
+ * @returns labels and confidences at the image's own size, and the mean normalised entropy there
+ */
+export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentation> {
+  const box = letterbox(image.width, image.height, p.inputSize);
+  const probs = await softmaxOf(p, image);
+  const classes = probs.shape[3];
   const [labelsT, confT, entropyT] = tf.tidy(() => {
-    const probs = tf.softmax(logits);
     const cropped = tf.slice(probs, [0, box.top, box.left, 0], [1, box.height, box.width, -1]);
     const full = tf.image.resizeBilinear(cropped as tf.Tensor4D, [image.height, image.width], false, true);
     // -Σ p ln p at the image's size; the floor keeps 0·ln 0 at 0 rather than NaN. Reduced on the
@@ -82,7 +113,7 @@ export async function segment(p: Segmenter, image: RgbImage): Promise<Segmentati
         : tf.zeros([1, image.height, image.width]);
     return [tf.argMax(full, -1), tf.max(full, -1), tf.mean(entropy)];
   });
-  logits.dispose();
+  probs.dispose();
   try {
     const [labels, confidence, entropy] = await Promise.all([labelsT.data(), confT.data(), entropyT.data()]);
     return {

@@ -2,12 +2,13 @@
 // encoder epochs, validation mIoU each epoch, checkpoints `last` and `best`, resume, early stopping,
 // and cancel between batches. Writes the run folder so that a kill at any moment leaves a consistent
 // point to resume from. Engine process.
-import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ConfusionMatrix, computeMetrics, type SegmentationMetrics } from '../../shared/metrics';
+import { BACKBONES } from '../../shared/modelCatalog';
 import {
   startingRunState,
   type BackendName,
@@ -20,7 +21,9 @@ import {
 import { rng } from '../../shared/random';
 import { letterboxPair } from './data/augment';
 import { SampleCache } from './data/samples';
-import { loadCheckpoint, makeDir, saveCheckpoint, writeAtomic, writeError } from './io/checkpoint';
+import { makeDir, TEMP_SUFFIX } from '../common/atomicFile';
+import { RunFolder } from '../common/runFolder';
+import { loadCheckpoint, saveCheckpoint } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
 import { assertWeightsFitGpu, checkGpu, gpuFailureMessage, settledGpuFault } from './gpu';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
@@ -57,9 +60,9 @@ export function scheduledLr(
   return base;
 }
 
-/** Layers of the pretrained encoder, frozen during the first `freezeEpochs` (Keras VGG16 and ResNet names). */
-function isEncoderLayer(name: string): boolean {
-  return /^(block\d_|conv[1-5]_)/.test(name);
+/** Layers of the model's pretrained encoder (its backbone's names), frozen during the first `freezeEpochs`. */
+function isEncoderLayer(spec: ModelSpec, name: string): boolean {
+  return spec.backbone !== null && BACKBONES[spec.backbone].encoderLayer.test(name);
 }
 
 export interface Batch {
@@ -166,7 +169,7 @@ async function initialModel(dir: string, numClasses: number, size: number): Prom
 const HEARTBEAT_MS = 10_000;
 
 /**
- * Writes `state.json`. While running it names this process, so a reader can tell a live run from
+ * Writes the run's state. While running it names this process, so a reader can tell a live run from
  * one whose engine was killed; an ended run names none.
  */
 async function writeState(runDir: string, state: RunState): Promise<void> {
@@ -174,7 +177,7 @@ async function writeState(runDir: string, state: RunState): Promise<void> {
     state.status === 'running'
       ? { pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() }
       : { pid: null, host: null, heartbeatAt: null };
-  await writeAtomic(join(runDir, 'state.json'), JSON.stringify({ ...state, ...owner }, null, 2) + '\n');
+  await new RunFolder(runDir).writeState({ ...state, ...owner });
 }
 
 /** What `last` records besides the weights: with it, the run can be put back as it was at that epoch. */
@@ -183,21 +186,8 @@ interface LastMeta {
   record?: EpochRecord;
   bestMiou?: number | null;
   bestEpoch?: number | null;
-  /** Present when this epoch became `best`: what eval.json holds for it. */
+  /** Present when this epoch became `best`: what the run's evaluation file holds for it. */
   evaluation?: RunEvaluation;
-}
-
-function parseRecords(text: string): EpochRecord[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as EpochRecord];
-      } catch {
-        return []; // a line cut short by a kill
-      }
-    });
 }
 
 /**
@@ -214,30 +204,28 @@ async function restoreResumePoint(
   state: RunState,
 ): Promise<RunState> {
   const epoch = typeof meta.epoch === 'number' ? meta.epoch : state.epoch;
-  // A kill during a write leaves its temporary file; only this engine trains the run now.
-  for (const dir of [
-    job.runDir,
-    join(job.runDir, 'checkpoints', 'last'),
-    join(job.runDir, 'checkpoints', 'best'),
-  ]) {
+  const run = new RunFolder(job.runDir);
+  // A kill during a write leaves its temporary file; only this engine trains the run now. (`.<pid>.tmp`
+  // is the name older versions used.)
+  for (const dir of run.writeFolders) {
     const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names.filter((n) => /\.\d+\.tmp$/.test(n))) await rm(join(dir, name), { force: true });
+    for (const name of names.filter((n) => n.endsWith(TEMP_SUFFIX) || /\.\d+\.tmp$/.test(n)))
+      await rm(join(dir, name), { force: true });
   }
-  const metricsPath = join(job.runDir, 'metrics.jsonl');
-  const text = await readFile(metricsPath, 'utf8').catch(() => '');
+  const { records, text } = await run.readMetrics();
   const byEpoch = new Map<number, EpochRecord>();
-  for (const r of parseRecords(text)) if (r.epoch <= epoch) byEpoch.set(r.epoch, r);
+  for (const r of records) if (r.epoch <= epoch) byEpoch.set(r.epoch, r);
   if (meta.record && meta.record.epoch === epoch) byEpoch.set(epoch, meta.record);
   const kept = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   const rewritten = kept.map((r) => JSON.stringify(r) + '\n').join('');
-  if (rewritten !== text) await writeAtomic(metricsPath, rewritten);
+  if (rewritten !== text) await run.writeMetrics(kept);
 
   let { bestMiou, bestEpoch } = state;
   if (meta.bestMiou !== undefined) bestMiou = meta.bestMiou;
   if (meta.bestEpoch !== undefined) bestEpoch = meta.bestEpoch;
   if (meta.evaluation) {
-    const bestDir = join(job.runDir, 'checkpoints', 'best');
-    const bestJson = await readFile(join(bestDir, 'model.json'), 'utf8').catch(() => null);
+    const bestDir = run.checkpointDir('best');
+    const bestJson = await run.files.readFile(run.checkpointModel('best'), 'utf8').catch(() => null);
     let bestAt: unknown;
     try {
       bestAt =
@@ -247,8 +235,9 @@ async function restoreResumePoint(
       bestAt = null; // a damaged best is rewritten below
     }
     if (bestAt !== epoch) {
+      await run.checkCheckpoint('best');
       await saveCheckpoint(model, bestDir, { epoch, miou: bestMiou });
-      await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(meta.evaluation) + '\n');
+      await run.writeEval(meta.evaluation);
     }
   }
   return { ...state, epoch, bestMiou, bestEpoch };
@@ -257,17 +246,15 @@ async function restoreResumePoint(
 /**
  * Trains as `job` says, reporting through `hooks`. Resolves when the run ends (all epochs, early stop,
  * or cancel); a failure, a bad setting found before the first batch included, rejects after
- * `state.json` records it with its message.
+ * the run's state records it with its message.
  */
 export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
   try {
     return await trainRun(job, hooks);
   } catch (err) {
     const message = describeFailure(err);
-    const path = join(job.runDir, 'state.json');
-    const previous = await readFile(path, 'utf8')
-      .then((t) => JSON.parse(t) as RunState)
-      .catch(() => null);
+    const run = new RunFolder(job.runDir);
+    const previous = await run.readState().catch(() => null);
     const failed: RunState = {
       ...(previous ?? { epoch: 0, bestMiou: null, bestEpoch: null, startedAt: new Date().toISOString() }),
       status: 'failed',
@@ -282,11 +269,7 @@ export async function train(job: TrainJob, hooks: TrainHooks): Promise<TrainOutc
       .then(() => writeState(job.runDir, failed))
       .catch(() => undefined);
     if (!job.resume) {
-      await readFile(join(job.runDir, 'config.json')).catch(() =>
-        writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n').catch(
-          () => undefined,
-        ),
-      );
+      if (!(await run.isRun().catch(() => true))) await run.writeConfig(job).catch(() => undefined);
     }
     throw message === (err as Error).message ? err : new Error(message, { cause: err });
   }
@@ -339,15 +322,18 @@ async function resumeModel(
   spec: ModelSpec,
   hooks: TrainHooks,
 ): Promise<{ model: tfl.LayersModel; state: RunState; startEpoch: number }> {
-  const last = await loadCheckpoint(join(job.runDir, 'checkpoints', 'last'));
+  const run = new RunFolder(job.runDir);
+  await run.checkCheckpoint('last');
+  const last = await loadCheckpoint(run.checkpointDir('last'));
   const model = fitsOrDisposed(spec.id, last.model);
-  const statePath = join(job.runDir, 'state.json');
   let state: RunState;
   try {
-    state = JSON.parse(await readFile(statePath, 'utf8')) as RunState;
+    const read = await run.readState();
+    if (!read) throw new Error('it is missing');
+    state = read;
   } catch (err) {
     model.dispose();
-    throw new Error(`${statePath}: cannot be read as a run state (${(err as Error).message})`, {
+    throw new Error(`${run.statePath}: cannot be read as a run state (${(err as Error).message})`, {
       cause: err,
     });
   }
@@ -383,12 +369,14 @@ async function newModel(
       ? await initialModel(s.initFrom, numClasses, s.inputSize)
       : spec.build({ numClasses, inputSize: s.inputSize, seed: s.seed }),
   );
-  await writeAtomic(join(job.runDir, 'config.json'), JSON.stringify(job, null, 2) + '\n');
+  const run = new RunFolder(job.runDir);
+  await run.writeConfig(job);
   try {
     // Before the first checkpoint, so `last` at epoch 0 already holds the pretrained backbone.
     if (s.backboneWeights) await loadBackboneWeights(model, s.backboneWeights);
     // A usable `last` exists from the start, so a cancel or crash at any moment leaves one.
-    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { epoch: 0 } satisfies LastMeta);
+    await run.checkCheckpoint('last');
+    await saveCheckpoint(model, run.checkpointDir('last'), { epoch: 0 } satisfies LastMeta);
   } catch (err) {
     model.dispose();
     throw err;
@@ -410,7 +398,7 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   const s = job.settings;
   const spec = getModelSpec(s.model);
   checkJob(job, spec, hooks);
-  await makeDir(join(job.runDir, 'checkpoints'));
+  await makeDir(new RunFolder(job.runDir).checkpointsDir);
 
   const cache = new SampleCache({
     imagePath: (id) => join(job.datasetRoot, 'JPEGImages', job.imageFiles[id] ?? `${id}.jpg`),
@@ -501,7 +489,7 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
   const frozen = epoch < s.freezeEpochs;
   const vars = model.layers
-    .filter((l) => !(frozen && isEncoderLayer(l.name)))
+    .filter((l) => !(frozen && isEncoderLayer(spec, l.name)))
     .flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
   const kernels = vars.filter((v) => /kernel/.test(v.name));
 
@@ -510,7 +498,7 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
     const j = Math.floor(run.random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  /** Every batch loss of the epoch, kept in `steps.jsonl` so that a past run shows its curve. */
+  /** Every batch loss of the epoch, kept in the run's steps file so that a past run shows its curve. */
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
     if (hooks.cancelled()) return null;
@@ -582,7 +570,7 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
 
 /**
  * The end of an epoch: validation, its record, and the run folder's commit of it (`last`, then `best`
- * and `eval.json`, then the metrics and steps lines, then the state), and the epoch event.
+ * and the evaluation, then the metrics and steps lines, then the state), and the epoch event.
  */
 async function endEpoch(
   run: Run,
@@ -632,25 +620,22 @@ async function endEpoch(
     bestEpoch: state.bestEpoch,
     ...(evaluation ? { evaluation } : {}),
   };
-  await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'last'), { ...meta });
+  const folder = new RunFolder(job.runDir);
+  // Checked each time: a link planted in the run's checkpoints while it trains is never written through.
+  await folder.checkCheckpoint('last');
+  await saveCheckpoint(model, folder.checkpointDir('last'), { ...meta });
   if (evaluation) {
-    await saveCheckpoint(model, join(job.runDir, 'checkpoints', 'best'), {
+    await folder.checkCheckpoint('best');
+    await saveCheckpoint(model, folder.checkpointDir('best'), {
       epoch: epoch + 1,
       miou: val!.miou,
     });
-    await writeAtomic(join(job.runDir, 'eval.json'), JSON.stringify(evaluation) + '\n');
+    await folder.writeEval(evaluation);
   }
-  const metricsPath = join(job.runDir, 'metrics.jsonl');
-  await appendFile(metricsPath, JSON.stringify(record) + '\n').catch((err: unknown) => {
-    throw writeError(metricsPath, err);
-  });
+  await folder.appendMetrics(record);
   // Batch losses for the panel's batch-loss chart of past runs; a reader keeps an epoch's last line,
   // so a line repeated by a kill and resume does no harm.
-  const stepsPath = join(job.runDir, 'steps.jsonl');
-  const stepsLine = { epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) };
-  await appendFile(stepsPath, JSON.stringify(stepsLine) + '\n').catch((err: unknown) => {
-    throw writeError(stepsPath, err);
-  });
+  await folder.appendSteps({ epoch: epoch + 1, steps, losses: losses.map((l) => Math.fround(l)) });
   state.epoch = epoch + 1;
   await writeState(job.runDir, state);
   run.clock.lastBeat = performance.now();

@@ -5,19 +5,26 @@ import type { EngineMessage, EngineRequest, EngineResult, ModelInfo } from '../.
 import type { BackendInfo, BackendPreference } from '../../shared/training';
 import { diagnose, healthyBackend, selectBackend } from './backend';
 import { checkGpu } from './gpu';
-import { evaluateFiles, predictFiles, segment, type Predictor, type Segmenter } from './infer';
+import { refineDraft } from '../../shared/draftRefine';
+import {
+  classProbabilities,
+  evaluateFiles,
+  predictFiles,
+  segment,
+  type Predictor,
+  type Segmenter,
+} from './infer';
 import { loadCheckpoint } from './io/checkpoint';
 import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
-import type { CheckpointName } from '../../shared/engineProtocol';
+import type { CheckpointName, DerivedPlace } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { prepareRun, train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
-import { writeAtomic } from './io/checkpoint';
+import { writeFileAtomic } from '../common/atomicFile';
+import { derivedLayout, RunFolder } from '../common/runFolder';
 import { cachedOnnx, exportCheckpoint } from './onnx/checkpointOnnx';
 import { ONNX_OPSET } from './onnx/export';
 import { createOrtModel, ortStatus, type OrtStatus } from './onnx/runtime';
@@ -66,16 +73,18 @@ function models(): ModelInfo[] {
 
 async function readJob(runDir: string): Promise<TrainJob> {
   try {
-    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    return await new RunFolder(runDir).readConfig();
   } catch (err) {
-    throw new Error(`${runDir}: not a Segscope run (no readable config.json)`, { cause: err });
+    throw new Error(`${runDir}: not a Segscope run (${(err as Error).message})`, { cause: err });
   }
 }
 
 /** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
 async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
   const job = await readJob(runDir);
-  const { model } = await loadCheckpoint(join(runDir, 'checkpoints', checkpoint));
+  const run = new RunFolder(runDir);
+  await run.checkCheckpoint(checkpoint);
+  const { model } = await loadCheckpoint(run.checkpointDir(checkpoint));
   return {
     model,
     inputSize: job.settings.inputSize,
@@ -119,9 +128,14 @@ let loaded: Loaded | null = null;
  * (the key has model.json's time and size, so a checkpoint rewritten by training is loaded again).
  * The previous one is disposed. Call only inside `exclusive`, so no request is using it.
  */
-async function cachedPredictor(runDir: string, checkpoint: CheckpointName): Promise<Loaded> {
-  const dir = join(runDir, 'checkpoints', checkpoint);
-  const info = await stat(join(dir, 'model.json')).catch(() => null);
+async function cachedPredictor(
+  runDir: string,
+  checkpoint: CheckpointName,
+  derived?: DerivedPlace,
+): Promise<Loaded> {
+  const run = new RunFolder(runDir);
+  const dir = run.checkpointDir(checkpoint);
+  const info = await run.files.stat(run.checkpointModel(checkpoint));
   if (!info) throw new Error(`${dir}: no checkpoint here (model.json is missing)`);
   const key = `${runDir}\u0000${checkpoint}\u0000${info.mtimeMs}\u0000${info.size}`;
   if (loaded?.key === key) return loaded;
@@ -133,7 +147,9 @@ async function cachedPredictor(runDir: string, checkpoint: CheckpointName): Prom
   const status = await ort;
   if (status.available) {
     try {
-      p.ort = await createOrtModel(await cachedOnnx(runDir, checkpoint), status);
+      // A read-only (attached) run's ONNX cache lives in the dataset's workspace, not in the run.
+      const cache = derived ? derivedLayout(derived.dir, derived.root) : undefined;
+      p.ort = await createOrtModel(await cachedOnnx(runDir, checkpoint, cache), status);
     } catch (err) {
       p.model.dispose();
       throw err;
@@ -160,7 +176,7 @@ function exclusive<T>(job: () => Promise<T>): Promise<T> {
 async function segmentImage(
   req: Extract<EngineRequest, { type: 'segment' }>,
 ): Promise<EngineResult['segment']> {
-  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint);
+  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
   const seg = await segment(p, await readRgb(req.image));
   const counts = new Map<number, number>();
   for (const l of seg.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
@@ -168,8 +184,15 @@ async function segmentImage(
   return { ...seg, classes };
 }
 
+async function draftImage(req: Extract<EngineRequest, { type: 'draft' }>): Promise<EngineResult['draft']> {
+  const { predictor: p } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
+  const image = await readRgb(req.image);
+  const probs = await classProbabilities(p, image);
+  return refineDraft(image, probs, req.refine);
+}
+
 async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<EngineResult['cam']> {
-  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
   const image = await readRgb(req.image);
   const out = await computeCam(p, image, {
     classIndex: req.classIndex,
@@ -183,7 +206,7 @@ async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<Engine
 async function camSweep(
   req: Extract<EngineRequest, { type: 'camSweep' }>,
 ): Promise<EngineResult['camSweep']> {
-  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+  const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
   const image = await readRgb(req.image);
   const maps = await computeCamSweep(p, image, {
     classIndex: req.classIndex,
@@ -259,16 +282,17 @@ const HANDLERS: { [T in EngineRequest['type']]: (req: EngineRequestOf<T>) => Pro
   export: async (req) => {
     await ensureBackend();
     const bytes = await exportCheckpoint(req.runDir, req.checkpoint);
-    await writeAtomic(req.out, bytes);
+    await writeFileAtomic(req.out, bytes);
     return { path: req.out, bytes: bytes.byteLength, opset: ONNX_OPSET };
   },
   segment: async (req) => (await ensureBackend(), exclusive(() => segmentImage(req))),
+  draft: async (req) => (await ensureBackend(), exclusive(() => draftImage(req))),
   cam: async (req) => (await ensureBackend(), exclusive(() => cam(req))),
   camSweep: async (req) => (await ensureBackend(), exclusive(() => camSweep(req))),
   camLayers: async (req) => {
     await ensureBackend();
     return exclusive(async () => {
-      const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint);
+      const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
       return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
     });
   },

@@ -10,7 +10,7 @@ import {
   type ClassDef,
 } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
-import { assertRealInside } from './safePath';
+import { assertRealInside } from '../common/confine';
 import type { ClassEdit } from './workspace';
 
 /** Where the class list came from, for the UI and `segscope info`. */

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { DatasetSummary, ImageFilter, ReviewStatus } from '../../shared/api';
 import type { ClassDef } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
-import { sweepTempFiles } from './atomicFile';
+import { sweepTempFiles } from '../common/atomicFile';
 import { applyClassEdits, loadBaseClasses, paletteForClasses, type ClassSource } from './classes';
-import { ID_PATTERN, resolveInside } from './safePath';
+import { ID_PATTERN, resolveInside } from '../common/confine';
 import { indexVocRoot, type VocIndex } from './vocFolder';
 import { Workspace, type ClassEdit } from './workspace';
 

@@ -1,16 +1,22 @@
-// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (through
-// the engine's ordinary segmentation), cached per run and checkpoint, the review queue ranked from them,
-// and fine-tuning a run on the reviewed images as a new run. Plain Node, main process.
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+// Model-assisted labelling in main: drafts of an image or a whole split by a run's checkpoint (the
+// engine's probabilities refined against the image by shared/draftRefine.ts), cached per run and
+// checkpoint, the review queue ranked from them, and fine-tuning a run on the reviewed images as a new
+// run. Each job is bound to the dataset that was open when it started: opening another one meanwhile
+// never sends its images or drafts into this one's cache (a background drafting finishes against its
+// own root). Plain Node, main process.
+import { basename } from 'node:path';
 import type { DraftResult, RankEntry, RankResult } from '../../shared/api';
-import type { CheckpointName } from '../../shared/engineProtocol';
+import type { CheckpointName, DerivedPlace } from '../../shared/engineProtocol';
 import { draftIou, rankQueue, scoreDraft, type QueueOrder } from '../../shared/drafts';
 import type { TrainJob, TrainSettings } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
+import { assertRealInside } from '../common/confine';
+import { RunFolder } from '../common/runFolder';
+import type { Dataset } from './dataset';
 import { DraftCache, DRAFT_META_VERSION, fileVersion, type DraftMeta } from './draftCache';
+import { imageSize } from './imageFiles';
 import { readLabel } from './labels';
-import { runFolder } from './runs';
+import { derivedPlace, runFolder } from './runs';
 import type { EngineHost } from './engineHost';
 import type { WorkbenchSession } from './session';
 
@@ -20,27 +26,38 @@ export interface DraftSource {
   runDir: string;
   checkpoint: CheckpointName;
   job: TrainJob;
-}
-
-async function hasCheckpoint(runDir: string, name: CheckpointName): Promise<boolean> {
-  return stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-    () => true,
-    () => false,
-  );
+  /** Where the engine keeps the run's derived files (its ONNX cache): see `derivedPlace`. */
+  derived?: DerivedPlace;
 }
 
 /** Reads a run folder's job and picks its checkpoint (without a choice: best when there is one, else last). */
 export async function draftSource(runDir: string, checkpoint?: CheckpointName): Promise<DraftSource> {
+  const run = new RunFolder(runDir);
   let job: TrainJob;
   try {
-    job = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-  } catch {
-    throw new WorkbenchError('not-found', `${runDir}: not a Segscope run (no readable config.json)`);
+    job = await run.readConfig();
+  } catch (err) {
+    if ((err as WorkbenchError).code === 'outside-root') throw err;
+    throw new WorkbenchError('not-found', `${runDir}: not a Segscope run (${(err as Error).message})`);
   }
-  const name = checkpoint ?? ((await hasCheckpoint(runDir, 'best')) ? 'best' : 'last');
-  if (!(await hasCheckpoint(runDir, name)))
+  const name = checkpoint ?? ((await run.hasCheckpoint('best')) ? 'best' : 'last');
+  if (!(await run.hasCheckpoint(name)))
     throw new WorkbenchError('not-found', `${runDir}: has no ${name} checkpoint yet`);
   return { runId: basename(runDir), runDir, checkpoint: name, job };
+}
+
+/**
+ * The draft of one image file as the editor shows it and `segscope draft` writes it: the engine's
+ * probabilities refined against the image by `draftRefine` (its defaults).
+ */
+export function refinedDraft(engine: EngineHost, src: DraftSource, image: string) {
+  return engine.request({
+    type: 'draft',
+    runDir: src.runDir,
+    checkpoint: src.checkpoint,
+    image,
+    ...(src.derived ? { derived: src.derived } : {}),
+  });
 }
 
 interface Background {
@@ -58,35 +75,43 @@ export class DraftService {
     private readonly engine: () => EngineHost = () => session.training.engine,
   ) {}
 
-  /** The source of a run of the open dataset, by id. */
-  async source(runId: string, checkpoint?: CheckpointName): Promise<DraftSource> {
-    return draftSource(await runFolder(this.session.dataset.root, runId), checkpoint);
+  /** The source of a run of dataset `ds` (the open one when left out), by id. */
+  async source(
+    runId: string,
+    checkpoint?: CheckpointName,
+    ds: Dataset = this.session.dataset,
+  ): Promise<DraftSource> {
+    const dir = await runFolder(ds.root, runId);
+    return { ...(await draftSource(dir, checkpoint)), derived: derivedPlace(ds.root, runId, dir) };
   }
 
-  private cache(src: DraftSource): Promise<DraftCache> {
+  private cache(ds: Dataset, src: DraftSource): Promise<DraftCache> {
     return DraftCache.open(
-      this.session.dataset.root,
+      ds.root,
       src.runId,
       src.checkpoint,
-      join(src.runDir, 'checkpoints', src.checkpoint),
+      new RunFolder(src.runDir).checkpointDir(src.checkpoint),
     );
   }
 
-  private classNames(): string[] {
-    return this.session.dataset.classes().map((c) => c.name);
+  private classNames(ds: Dataset): string[] {
+    return ds.classes().map((c) => c.name);
+  }
+
+  /** The image's size from its header: a cached draft of another size was made from another image. */
+  private async size(ds: Dataset, id: string): Promise<{ width: number; height: number }> {
+    const image = ds.imagePath(id);
+    await assertRealInside(ds.root, image);
+    return imageSize(image);
   }
 
   /** Makes and caches the draft of `id` with the engine; resolves to the full-precision result. */
-  private async make(src: DraftSource, cache: DraftCache, id: string) {
-    const ds = this.session.dataset;
-    const seg = await this.engine().request({
-      type: 'segment',
-      runDir: src.runDir,
-      checkpoint: src.checkpoint,
-      image: ds.imagePath(id),
-    });
-    const scores = await this.scoreAgainstLabel(id, seg.labels, seg.confidence, seg.meanEntropy);
-    const meta: DraftMeta = {
+  private async make(ds: Dataset, src: DraftSource, cache: DraftCache, id: string) {
+    const image = ds.imagePath(id);
+    await assertRealInside(ds.root, image);
+    const seg = await refinedDraft(this.engine(), src, image);
+    const scores = await this.scoreAgainstLabel(ds, id, seg.labels, seg.confidence, seg.meanEntropy);
+    const made: Omit<DraftMeta, 'checkpoint'> = {
       version: DRAFT_META_VERSION,
       width: seg.width,
       height: seg.height,
@@ -94,29 +119,35 @@ export class DraftService {
       meanEntropy: scores.uncertainty,
       score: { iou: scores.iou, labelVersion: scores.labelVersion },
     };
-    await cache.write(id, { labels: seg.labels, confidence: seg.confidence }, meta, ds.newLabelPalette());
+    const meta = await cache.write(
+      id,
+      { labels: seg.labels, confidence: seg.confidence },
+      made,
+      ds.newLabelPalette(),
+    );
     return { seg, meta };
   }
 
   private async scoreAgainstLabel(
+    ds: Dataset,
     id: string,
     labels: Uint8Array,
     confidence: ArrayLike<number>,
     meanEntropy: number,
   ) {
-    const ds = this.session.dataset;
     const labelVersion = await fileVersion(ds.labelPath(id));
     const label = labelVersion ? (await readLabel(ds, id)).indices : null;
-    return { ...scoreDraft(labels, confidence, meanEntropy, label, this.classNames()), labelVersion };
+    return { ...scoreDraft(labels, confidence, meanEntropy, label, this.classNames(ds)), labelVersion };
   }
 
   /** The draft of one image, from the cache when it holds one, with its scores against the label now. */
   async predict(req: { runId: string; checkpoint?: CheckpointName; imageId: string }): Promise<DraftResult> {
-    this.session.dataset.assertImage(req.imageId);
-    const src = await this.source(req.runId, req.checkpoint);
-    const cache = await this.cache(src);
-    const hit = await cache.read(req.imageId);
-    const made = hit ? null : await this.make(src, cache, req.imageId);
+    const ds = this.session.dataset;
+    ds.assertImage(req.imageId);
+    const src = await this.source(req.runId, req.checkpoint, ds);
+    const cache = await this.cache(ds, src);
+    const hit = await cache.read(req.imageId, await this.size(ds, req.imageId));
+    const made = hit ? null : await this.make(ds, src, cache, req.imageId);
     const draft = made
       ? made.seg
       : {
@@ -126,7 +157,7 @@ export class DraftService {
           height: hit!.meta.height,
         };
     const meta = made ? made.meta : hit!.meta;
-    const scores = await this.freshScore(cache, req.imageId, meta, draft.labels);
+    const scores = await this.freshScore(ds, cache, req.imageId, meta, draft.labels);
     return {
       runId: src.runId,
       checkpoint: src.checkpoint,
@@ -148,26 +179,25 @@ export class DraftService {
    * changed since, else computed again from the cached draft (no engine needed) and stored.
    */
   private async freshScore(
+    ds: Dataset,
     cache: DraftCache,
     id: string,
     meta: DraftMeta,
     labels?: Uint8Array,
   ): Promise<{ iou: number | null }> {
-    const ds = this.session.dataset;
     const labelVersion = await fileVersion(ds.labelPath(id));
     if (meta.score && meta.score.labelVersion === labelVersion) return meta.score;
     const draftLabels = labels ?? (await cache.read(id))?.labels;
     if (!draftLabels) return { iou: null };
     const iou = labelVersion
-      ? draftIou((await readLabel(ds, id)).indices, draftLabels, this.classNames())
+      ? draftIou((await readLabel(ds, id)).indices, draftLabels, this.classNames(ds))
       : null;
     await cache.setScore(id, { ...meta, score: { iou, labelVersion } });
     return { iou };
   }
 
-  /** Ids of a split of the open dataset, or every image; throws naming the known splits. */
-  private ids(split?: string): string[] {
-    const ds = this.session.dataset;
+  /** Ids of a split of `ds`, or every image; throws naming the known splits. */
+  private ids(ds: Dataset, split?: string): string[] {
     if (split === undefined) return [...ds.ids];
     const ids = ds.splits.get(split);
     if (!ids) {
@@ -182,23 +212,25 @@ export class DraftService {
 
   /**
    * Drafts every image of `split` not yet cached, one after another, calling `progress` after each.
-   * Resolves when all are done or `cancelled()` turns true between two images.
+   * Resolves when all are done or `cancelled()` turns true between two images. `ds` is the dataset
+   * the drafts are of (the open one when left out); it stays the same to the end.
    */
   async predictAll(
     src: DraftSource,
     split: string | undefined,
     progress: (done: number, total: number) => void,
     cancelled: () => boolean = () => false,
+    ds: Dataset = this.session.dataset,
   ): Promise<{ status: 'done' | 'cancelled'; total: number; cached: number }> {
-    const cache = await this.cache(src);
-    const ids = this.ids(split);
+    const cache = await this.cache(ds, src);
+    const ids = this.ids(ds, split);
     const todo: string[] = [];
-    for (const id of ids) if (!(await cache.meta(id))) todo.push(id);
+    for (const id of ids) if (!(await cache.meta(id, await this.size(ds, id)))) todo.push(id);
     const cached = ids.length - todo.length;
     progress(cached, ids.length);
     for (const [i, id] of todo.entries()) {
       if (cancelled()) return { status: 'cancelled', total: ids.length, cached };
-      await this.make(src, cache, id);
+      await this.make(ds, src, cache, id);
       progress(cached + i + 1, ids.length);
     }
     return { status: 'done', total: ids.length, cached };
@@ -212,10 +244,12 @@ export class DraftService {
   }): Promise<{ total: number; cached: number }> {
     if (this.background)
       throw new WorkbenchError('conflict', `drafts of run ${this.background.runId} are still being made`);
-    const src = await this.source(req.runId, req.checkpoint);
-    const ids = this.ids(req.split);
-    const cache = await this.cache(src);
+    const ds = this.session.dataset;
+    const src = await this.source(req.runId, req.checkpoint, ds);
+    const ids = this.ids(ds, req.split);
+    const cache = await this.cache(ds, src);
     let cached = 0;
+    // A quick count for the answer (no image headers read); the drafting itself also checks each size.
     for (const id of ids) if (await cache.meta(id)) cached++;
     const job: Background = { runId: src.runId, checkpoint: src.checkpoint, cancelled: false };
     this.background = job;
@@ -238,6 +272,7 @@ export class DraftService {
         });
       },
       () => job.cancelled,
+      ds,
     )
       .then(
         (r) => finished(r.status, null),
@@ -255,19 +290,34 @@ export class DraftService {
     return { cancelled: true };
   }
 
-  /** The review queue from the cached drafts of `split` (all images when left out). */
-  async rank(src: DraftSource, split: string | undefined, by: QueueOrder): Promise<RankResult> {
+  /** The review queue of run `runId` of the open dataset (both looked up once, at the start). */
+  async rankRun(req: {
+    runId: string;
+    checkpoint?: CheckpointName;
+    split?: string;
+    by: QueueOrder;
+  }): Promise<RankResult> {
     const ds = this.session.dataset;
-    const cache = await this.cache(src);
+    return this.rank(await this.source(req.runId, req.checkpoint, ds), req.split, req.by, ds);
+  }
+
+  /** The review queue from the cached drafts of `split` (all images when left out) of `ds`. */
+  async rank(
+    src: DraftSource,
+    split: string | undefined,
+    by: QueueOrder,
+    ds: Dataset = this.session.dataset,
+  ): Promise<RankResult> {
+    const cache = await this.cache(ds, src);
     const entries: RankEntry[] = [];
     const pending: string[] = [];
-    for (const id of this.ids(split)) {
+    for (const id of this.ids(ds, split)) {
       const meta = await cache.meta(id);
       if (!meta) {
         pending.push(id);
         continue;
       }
-      const { iou } = await this.freshScore(cache, id, meta);
+      const { iou } = await this.freshScore(ds, cache, id, meta);
       entries.push({
         id,
         hasLabel: ds.hasLabel(id),
@@ -294,7 +344,13 @@ export class DraftService {
    */
   async finetune(req: { runId: string; checkpoint?: CheckpointName; epochs?: number }) {
     const ds = this.session.dataset;
-    const src = await this.source(req.runId, req.checkpoint);
+    const src = await this.source(req.runId, req.checkpoint, ds);
+    // The run is made in the open dataset: one opened while the source was read is not this job's.
+    if (this.session.dataset !== ds)
+      throw new WorkbenchError(
+        'conflict',
+        `${ds.root}: another dataset was opened while the fine-tuning was being prepared; start it again`,
+      );
     const reviewed = ds.ids.filter((id) => ds.workspace.review(id) === 'done' && ds.hasLabel(id));
     const parent = src.job.settings;
     const settings: Partial<TrainSettings> = {
@@ -305,7 +361,7 @@ export class DraftService {
       freezeEpochs: 0,
       patience: null,
       backboneWeights: null,
-      initFrom: join(src.runDir, 'checkpoints', src.checkpoint),
+      initFrom: new RunFolder(src.runDir).checkpointDir(src.checkpoint),
     };
     const { runId, trainImages } = await this.session.training.start(settings, reviewed);
     return { runId, parent: src.runId, trainImages, reviewed: reviewed.length };

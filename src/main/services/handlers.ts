@@ -5,11 +5,12 @@ import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
 import { checkDataset } from './check';
 import { readLabel, saveLabel } from './labels';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadKerasWeights, KERAS_WEIGHTS } from './kerasDownload';
-import { attachRun, deleteRun, listRuns, runFolder } from './runs';
+import { attachRun, deleteRun, derivedPlace, listRuns, runFolder } from './runs';
 import { listFolders } from './folders';
+import { derivedLayout, RunFolder } from '../common/runFolder';
 import { ViewerService } from './viewer';
 import { DraftService } from './drafts';
 import type { MediaKind, WorkbenchSession } from './session';
@@ -122,17 +123,17 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
       return { path };
     },
     'runs:export': async ({ runId, checkpoint }) => {
-      const runDir = await runFolder(session.dataset.root, runId);
-      const has = (name: string) =>
-        stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-          () => true,
-          () => false,
-        );
-      const which = checkpoint ?? ((await has('best')) ? 'best' : 'last');
-      if (!(await has(which)))
+      const root = session.dataset.root;
+      const runDir = await runFolder(root, runId);
+      const run = new RunFolder(runDir);
+      const which = checkpoint ?? ((await run.hasCheckpoint('best')) ? 'best' : 'last');
+      if (!(await run.hasCheckpoint(which)))
         throw new WorkbenchError('not-found', `${runDir}: has no ${which} checkpoint yet`);
-      await mkdir(join(runDir, 'export'), { recursive: true });
-      const out = join(runDir, 'export', `${runId}-${which}.onnx`);
+      // An attached run is only read: its export goes to the dataset's workspace, keyed by the run.
+      const place = derivedPlace(root, runId, runDir);
+      const layout = derivedLayout(place.dir, place.root);
+      await layout.files.mkdir(layout.exportDir);
+      const out = await layout.files.check(layout.exportFile(runId, which));
       const r = await session.training.engine.request({ type: 'export', runDir, checkpoint: which, out });
       return { path: r.path, bytes: r.bytes };
     },
@@ -142,8 +143,7 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'drafts:predict': async (req) => drafts.predict(req),
     'drafts:predictAll': async (req) => drafts.startPredictAll(req),
     'drafts:cancel': async () => drafts.cancel(),
-    'drafts:rank': async ({ runId, checkpoint, split, by }) =>
-      drafts.rank(await drafts.source(runId, checkpoint), split, by),
+    'drafts:rank': async (req) => drafts.rankRun(req),
     'drafts:finetune': async (req) => drafts.finetune(req),
   };
 }

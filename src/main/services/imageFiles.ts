@@ -4,7 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { WorkbenchError } from '../../shared/errors';
-import { writeFileAtomic } from './atomicFile';
+import { writeFileAtomic } from '../common/atomicFile';
 import { describePixelLimit, MAX_IMAGE_PIXELS } from '../../shared/imageLimits';
 
 export const THUMB_SIZE = 160;

@@ -13,13 +13,13 @@ import {
   type DecodedLabel,
 } from '../../shared/labelPng';
 import { WorkbenchError } from '../../shared/errors';
-import { copyFileAtomic, writeFileAtomic } from './atomicFile';
+import { copyFileAtomic, writeFileAtomic } from '../common/atomicFile';
 import { invalidateDraftScores } from './draftCache';
 import type { Dataset } from './dataset';
 import { imageSize } from './imageFiles';
 import { decodeLabel, LabelDecodeError } from './labelDecoder';
 import { describePixelLimit, MAX_IMAGE_PIXELS } from '../../shared/imageLimits';
-import { assertRealInside } from './safePath';
+import { assertRealInside } from '../common/confine';
 
 /**
  * Identifies one state of a file on disk; a save names the version it was based on. Each atomic save

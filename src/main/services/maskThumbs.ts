@@ -4,7 +4,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from './atomicFile';
+import { writeFileAtomic } from '../common/atomicFile';
 import { THUMB_SIZE } from './imageFiles';
 import { decodeLabelFile } from './labels';
 

@@ -2,21 +2,21 @@
 // panel (a run whose process is gone reads as `interrupted`), and making the folder of a new one.
 // Plain Node, main process.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import {
+  DEFAULT_TRAIN_SETTINGS,
   MAX_BATCH_POINTS,
-  type EpochRecord,
-  type RunEvaluation,
   type RunState,
   type RunSummary,
-  type TrainJob,
   startingRunState,
 } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
-import { writeJsonAtomic } from './atomicFile';
-import { assertRealInside } from './safePath';
+import type { DerivedPlace } from '../../shared/engineProtocol';
+import { writeJsonAtomic } from '../common/atomicFile';
+import { assertRealInside, Confined, removeTree } from '../common/confine';
+import { RUN_FILES, RunFolder, type StepsRecord } from '../common/runFolder';
 import { WORKSPACE_DIR } from './workspace';
 
 export function runsDir(root: string): string {
@@ -92,7 +92,7 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** A JSON file of a run, or null when it is missing or unreadable (a run written by an older engine). */
+/** A JSON file of the workspace, or null when it is missing or unreadable. */
 async function readJson<T>(path: string): Promise<T | null> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -101,62 +101,66 @@ async function readJson<T>(path: string): Promise<T | null> {
   }
 }
 
-/** Reads one run folder; null when it is not a run (no config.json). */
-export async function readRun(dir: string, id: string): Promise<RunSummary | null> {
-  let job: TrainJob;
-  try {
-    job = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as TrainJob;
-  } catch {
-    return null;
-  }
-  const state = await readJson<RunState>(join(dir, 'state.json'));
-  const lines = await readFile(join(dir, 'metrics.jsonl'), 'utf8').catch(() => '');
-  const epochs = lines
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as EpochRecord];
-      } catch {
-        return []; // a line cut short by a crash
-      }
-    });
+/** The state shown for a run whose state file is missing or damaged. */
+function unknownState(error: string | null): RunState {
+  // The state is written before the config, so a run without one was cut short before it began.
   return {
-    id,
-    dir,
-    settings: job.settings,
-    // state.json is written before config.json, so a run without one was cut short before it began.
-    state: state
-      ? { ...state, status: liveStatus(state) }
-      : {
-          status: 'interrupted',
-          epoch: 0,
-          bestMiou: null,
-          bestEpoch: null,
-          backend: null,
-          startedAt: '',
-          endedAt: null,
-          error: null,
-        },
-    epochs,
-    hasLast: await exists(join(dir, 'checkpoints', 'last', 'model.json')),
-    hasBest: await exists(join(dir, 'checkpoints', 'best', 'model.json')),
-    evaluation: await readJson<RunEvaluation>(join(dir, 'eval.json')),
-    batchLosses: await readBatchLosses(dir),
+    status: 'interrupted',
+    epoch: 0,
+    bestMiou: null,
+    bestEpoch: null,
+    backend: null,
+    startedAt: '',
+    endedAt: null,
+    error,
   };
 }
 
+/** `reading` a run file, with a damaged one turned into a problem of the run (null instead). */
+async function orProblem<T>(problems: string[], reading: Promise<T>): Promise<T | null> {
+  try {
+    return await reading;
+  } catch (err) {
+    problems.push((err as Error).message);
+    return null;
+  }
+}
+
+/**
+ * Reads one run folder; null when it is not a run (no config). A damaged file of the run (a config,
+ * state or evaluation of the wrong shape, a jsonl line that is not a record) does not hide it: the run
+ * is listed with `problem` naming the file and what is wrong, and what could be read.
+ */
+export async function readRun(dir: string, id: string): Promise<RunSummary | null> {
+  const run = new RunFolder(dir);
+  // A config that is a link out of the run is refused below, and the run listed as broken with it.
+  const refused = (err: unknown) => err instanceof WorkbenchError && err.code === 'outside-root';
+  if (!(await run.isRun().catch(refused))) return null;
+  const problems: string[] = [];
+  const job = await orProblem(problems, run.readConfig());
+  const state = await orProblem(problems, run.readState());
+  const metrics = await orProblem(problems, run.readMetrics());
+  const steps = await orProblem(problems, run.readSteps());
+  const evaluation = await orProblem(problems, run.readEval());
+  problems.push(...(metrics?.problems ?? []), ...(steps?.problems ?? []));
+  const summary: RunSummary = {
+    id,
+    dir,
+    settings: job?.settings ?? { ...DEFAULT_TRAIN_SETTINGS, epochs: 0 },
+    state: state ? { ...state, status: liveStatus(state) } : unknownState(null),
+    epochs: metrics?.records ?? [],
+    hasLast: await run.hasCheckpoint('last').catch(() => false),
+    hasBest: await run.hasCheckpoint('best').catch(() => false),
+    evaluation,
+    batchLosses: batchLosses(steps?.records ?? []),
+  };
+  return problems.length ? { ...summary, problem: problems.join('; ') } : summary;
+}
+
 /** The run's batch losses by global step, averaged in buckets down to at most MAX_BATCH_POINTS. */
-async function readBatchLosses(dir: string): Promise<{ step: number; loss: number }[]> {
-  const text = await readFile(join(dir, 'steps.jsonl'), 'utf8').catch(() => '');
+function batchLosses(records: StepsRecord[]): { step: number; loss: number }[] {
   const points: { step: number; loss: number }[] = [];
-  for (const line of text.split('\n')) {
-    let rec: { epoch: number; steps: number; losses: number[] };
-    try {
-      rec = JSON.parse(line) as typeof rec;
-    } catch {
-      continue; // blank, or cut short by a crash
-    }
+  for (const rec of records) {
     // A resumed run may repeat an epoch; the later record wins.
     const first = (rec.epoch - 1) * rec.steps;
     while (points.length && points.at(-1)!.step > first) points.pop();
@@ -191,10 +195,16 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
 const ATTACHED_FILE = 'attached-runs.json';
 
 async function readAttached(root: string): Promise<Record<string, string>> {
-  const file = await readJson<{ version: 1; runs: Record<string, string> }>(
-    join(root, WORKSPACE_DIR, ATTACHED_FILE),
+  // Through the dataset's confinement: the file linked out of the dataset is refused, naming it.
+  const path = await new Confined(root).check(join(root, WORKSPACE_DIR, ATTACHED_FILE));
+  const file = await readJson<{ version: 1; runs: unknown }>(path);
+  const runs = file && typeof file === 'object' ? file.runs : null;
+  // Only the entries that are paths: one of another shape is not a run the user attached.
+  return Object.fromEntries(
+    Object.entries(runs && typeof runs === 'object' ? runs : {}).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[1].length > 0,
+    ),
   );
-  return file?.runs ?? {};
 }
 
 /**
@@ -203,8 +213,12 @@ async function readAttached(root: string): Promise<Record<string, string>> {
  */
 export async function attachRun(root: string, path: string): Promise<string> {
   const dir = resolve(path);
-  if (!(await exists(join(dir, 'config.json'))))
-    throw new WorkbenchError('not-found', `${dir}: not a Segscope run folder (it has no config.json)`);
+  const run = new RunFolder(dir);
+  if (!(await run.isRun().catch(() => false)))
+    throw new WorkbenchError(
+      'not-found',
+      `${dir}: not a Segscope run folder (it has no ${RUN_FILES.config})`,
+    );
   const own = relative(runsDir(root), dir);
   if (own && !own.startsWith('..') && !own.includes('/') && !own.includes('\\')) return own;
   const runs = await readAttached(root);
@@ -232,7 +246,8 @@ export async function runFolder(root: string, id: string): Promise<string> {
   const attached = (await readAttached(root))[id];
   const dir = attached ?? join(await safeRunsDir(root), id);
   if (!attached) await assertRealInside(root, dir);
-  if (!(await exists(join(dir, 'config.json')))) throw new WorkbenchError('not-found', `${dir}: no such run`);
+  if (!(await new RunFolder(dir).isRun().catch(() => false)))
+    throw new WorkbenchError('not-found', `${dir}: no such run`);
   return dir;
 }
 
@@ -245,11 +260,11 @@ export async function markRunEnded(
   status: 'cancelled' | 'failed' | 'interrupted',
   error: string | null = null,
 ): Promise<void> {
-  const path = join(dir, 'state.json');
-  const state = await readJson<RunState>(path);
+  const run = new RunFolder(dir);
+  const state = await run.readState().catch(() => null);
   if (state && state.status !== 'running') return;
   const base: RunState = state ?? startingRunState(null);
-  await writeJsonAtomic(path, { ...base, status, error, endedAt: new Date().toISOString(), pid: null });
+  await run.writeState({ ...base, status, error, endedAt: new Date().toISOString(), pid: null });
 }
 
 /** Records in a run's state that main cancelled it by stopping the engine. */
@@ -257,28 +272,22 @@ export function markRunCancelled(dir: string): Promise<void> {
   return markRunEnded(dir, 'cancelled');
 }
 
-/** The job in a run's `config.json`; a missing or damaged one is `bad-file`, naming the file. */
-export async function readRunConfig(dir: string): Promise<TrainJob> {
-  const path = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new WorkbenchError('bad-file', `${path}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
-  }
-  try {
-    const job = JSON.parse(text) as TrainJob;
-    if (!job || typeof job !== 'object' || !job.settings || typeof job.settings.model !== 'string')
-      throw new Error('it has no settings.model');
-    return job;
-  } catch (err) {
-    throw new WorkbenchError('bad-file', `${path}: is not a run configuration (${(err as Error).message})`);
-  }
+/**
+ * Where the derived files (ONNX cache, exports) of run `id` of the dataset at `root` go: its own folder
+ * for a run of the dataset's, `<dataset>/.segscope/attached/<id>/` for one attached from elsewhere,
+ * which is only read. `dir` is the run's folder, from `runFolder`.
+ */
+export function derivedPlace(root: string, id: string, dir: string): DerivedPlace {
+  if (resolve(dir) === resolve(runsDir(root), id)) return { dir, root: dir };
+  return { dir: join(root, WORKSPACE_DIR, ATTACHED_DERIVED_DIR, id), root };
 }
+
+/** The workspace folder of attached runs' derived files. */
+const ATTACHED_DERIVED_DIR = 'attached';
 
 /** Throws `conflict` when the run in `dir` is still being trained by a live process. */
 export async function assertNotRunning(dir: string): Promise<void> {
-  const state = await readJson<RunState>(join(dir, 'state.json'));
+  const state = await new RunFolder(dir).readState().catch(() => null);
   if (state && liveStatus(state) === 'running') {
     throw new WorkbenchError(
       'conflict',
@@ -297,8 +306,11 @@ export async function deleteRun(root: string, id: string): Promise<string> {
   if (runs[id]) {
     delete runs[id];
     await writeJsonAtomic(join(root, WORKSPACE_DIR, ATTACHED_FILE), { version: 1, runs });
+    // Its derived files (ONNX cache, exports) were the dataset's, made for it: they go with it.
+    await new Confined(root).remove(derivedPlace(root, id, dir).dir);
     return dir;
   }
-  await rm(dir, { recursive: true, force: true });
+  // Never through a link: one planted inside the run is unlinked, not followed.
+  await removeTree(dir);
   return dir;
 }

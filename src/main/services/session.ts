@@ -7,7 +7,7 @@ import { Dataset } from './dataset';
 import { thumbnail } from './imageFiles';
 import { maskThumbnail } from './maskThumbs';
 import { EngineHost, type EngineSpawner } from './engineHost';
-import { assertRealInside } from './safePath';
+import { assertRealInside } from '../common/confine';
 import { TrainingService } from './training';
 import { findVocRoot } from './vocFolder';
 
@@ -86,11 +86,9 @@ export class WorkbenchSession {
     if (kind === 'mask') {
       const label = ds.labelPath(id);
       await assertRealInside(ds.root, label);
-      return maskThumbnail(
-        label,
-        ds.workspace.thumbPath(id).replace(/\.jpg$/, '.mask.png'),
-        ds.newLabelPalette(),
-      );
+      // Checked like the image thumbnail: a planted link in the cache is neither written through nor served.
+      const cache = await ds.workspace.inside(ds.workspace.thumbPath(id).replace(/\.jpg$/, '.mask.png'));
+      return maskThumbnail(label, cache, ds.newLabelPalette());
     }
     const image = ds.imagePath(id);
     await assertRealInside(ds.root, image);

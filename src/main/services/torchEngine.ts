@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { EpochRecord, RunState, TrainProgress } from '../../shared/training';
-import { writeJsonAtomic } from './atomicFile';
+import { writeJsonAtomic } from '../common/atomicFile';
 
 /** What `python -m segscope_torch info` reports: the torch build and its devices. */
 export interface TorchInfo {

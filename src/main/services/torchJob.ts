@@ -8,20 +8,18 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { RunState, TrainJob } from '../../shared/training';
-import { writeJsonAtomic } from './atomicFile';
-import { assertNotRunning, createRunDir, readRunConfig, safeRunsDir } from './runs';
+import { RunFolder } from '../common/runFolder';
+import { assertNotRunning, createRunDir, safeRunsDir } from './runs';
 import { workerArgs } from './torchEngine';
 
 /** Where an exported job keeps the run folder, next to the package and run.sh. */
 export const JOB_RUN_DIR = 'run';
 
-async function readState(dir: string): Promise<RunState & { normalization?: string }> {
-  const path = join(dir, 'state.json');
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as RunState & { normalization?: string };
-  } catch (err) {
-    throw new Error(`${path}: cannot be read as a run state (${(err as Error).message})`, { cause: err });
-  }
+/** The run's state (services read run files through RunFolder, their one owner). */
+async function readState(folder: RunFolder): Promise<RunState & { normalization?: string }> {
+  const state = await folder.readState();
+  if (!state) throw new Error(`${folder.statePath}: the run has no state`);
+  return state as RunState & { normalization?: string };
 }
 
 /** The `last` checkpoint is whole: model.json parses and each weights file has its manifest's bytes. */
@@ -117,9 +115,10 @@ export async function exportTorchJob(
   o: { nproc?: number; epochs?: number } = {},
 ): Promise<{ out: string; resume: boolean }> {
   const run = resolve(runPath.endsWith('config.json') ? dirname(runPath) : runPath);
-  const job = await readRunConfig(run);
+  const folder = new RunFolder(run);
+  const job = await folder.readConfig();
   await assertNotRunning(run);
-  const state = await readState(run);
+  const state = await readState(folder);
   if (state.status === 'done' || state.status === 'stopped-early')
     throw new Error(
       `${run}: is ${state.status}; export a new or cancelled run (train --init-from it for more)`,
@@ -127,10 +126,10 @@ export async function exportTorchJob(
   const normalization = state.normalization;
   if (normalization !== 'zero-one' && normalization !== 'imagenet-caffe')
     throw new Error(
-      `${join(run, 'state.json')}: does not record the input scaling the PyTorch engine needs ` +
+      `${folder.statePath}: does not record the input scaling the PyTorch engine needs ` +
         '(start the run with train --engine torch)',
     );
-  await checkCheckpoint(join(run, 'checkpoints', 'last'));
+  await checkCheckpoint(folder.checkpointDir('last'));
   const target = resolve(out);
   if (existsSync(target) && (await readdir(target)).length)
     throw new Error(`${target}: already exists and is not empty`);
@@ -147,7 +146,7 @@ export async function exportTorchJob(
     });
     await cp(run, join(tmp, JOB_RUN_DIR), { recursive: true });
     if (epochs !== job.settings.epochs)
-      await writeJsonAtomic(join(tmp, JOB_RUN_DIR, 'config.json'), {
+      await new RunFolder(join(tmp, JOB_RUN_DIR)).writeConfig({
         ...job,
         settings: { ...job.settings, epochs },
       });
@@ -171,9 +170,10 @@ export async function importTorchJob(
 ): Promise<{ dir: string; state: RunState }> {
   const given = resolve(jobPath);
   const run = existsSync(join(given, JOB_RUN_DIR, 'config.json')) ? join(given, JOB_RUN_DIR) : given;
-  const job = await readRunConfig(run);
+  const folder = new RunFolder(run);
+  const job = await folder.readConfig();
   await assertNotRunning(run);
-  const state = await readState(run);
+  const state = await readState(folder);
   if (state.status === 'failed')
     throw new Error(`${run}: the run failed: ${state.error ?? 'no reason given'}`);
   if (!['done', 'stopped-early', 'cancelled'].includes(state.status))
@@ -182,28 +182,19 @@ export async function importTorchJob(
     throw new Error(
       `${run}: was trained on classes ${job.classNames.join(', ')}, not this dataset's ${dataset.classNames.join(', ')}`,
     );
-  const metrics = join(run, 'metrics.jsonl');
-  const epochs = existsSync(metrics)
-    ? (await readFile(metrics, 'utf8'))
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => (JSON.parse(l) as { epoch: number }).epoch)
-    : [];
+  const { records, problems } = await folder.readMetrics();
+  if (problems.length) throw new Error(`${folder.metricsPath}: ${problems.join('; ')}`);
+  const epochs = records.map((r) => r.epoch);
   if (epochs.some((e, i) => e !== i + 1) || epochs.length !== (state.epoch ?? 0))
     throw new Error(
-      `${metrics}: records epochs ${epochs.join(', ') || 'none'}, but the run is at epoch ${state.epoch}`,
+      `${folder.metricsPath}: records epochs ${epochs.join(', ') || 'none'}, but the run is at epoch ${state.epoch}`,
     );
-  await checkCheckpoint(join(run, 'checkpoints', 'last'));
+  await checkCheckpoint(folder.checkpointDir('last'));
   const { dir } = await createRunDir(await safeRunsDir(dataset.root), job.settings.model);
   await rm(dir, { recursive: true }); // its fresh id is kept; the copy is built beside it and renamed
   await inSibling(dir, async (tmp) => {
     await cp(run, tmp, { recursive: true });
-    await writeJsonAtomic(join(tmp, 'config.json'), {
-      ...job,
-      datasetRoot: dataset.root,
-      runDir: dir,
-      resume: false,
-    });
+    await new RunFolder(tmp).writeConfig({ ...job, datasetRoot: dataset.root, runDir: dir, resume: false });
   });
   return { dir, state };
 }

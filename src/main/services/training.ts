@@ -4,7 +4,7 @@
 // stopping the engine (the run keeps its last checkpoint). The one launch path of a run. Plain Node,
 // main and CLI processes.
 import { mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import {
   DEFAULT_TRAIN_SETTINGS,
   type RunState,
@@ -16,18 +16,10 @@ import type { EventName, Events } from '../../shared/api';
 import type { EngineResult } from '../../shared/engineProtocol';
 import { WorkbenchError } from '../../shared/errors';
 import { heapProblem } from '../../shared/trainDefaults';
-import { writeJsonAtomic } from './atomicFile';
+import { RunFolder } from '../common/runFolder';
 import type { Dataset } from './dataset';
 import { EngineStoppedError, type EngineHost } from './engineHost';
-import {
-  assertNotRunning,
-  createRunDir,
-  markRunEnded,
-  ownedHere,
-  readRunConfig,
-  runFolder,
-  safeRunsDir,
-} from './runs';
+import { assertNotRunning, createRunDir, markRunEnded, ownedHere, runFolder, safeRunsDir } from './runs';
 
 /** How long a cancel may wait for the engine to stop at a batch boundary before it is stopped outright. */
 export const CANCEL_GRACE_MS = 1500;
@@ -150,8 +142,9 @@ export class TrainingService {
     // Written here as well as by the engine, so the run is listed, and can be marked cancelled, before
     // the engine has built the model. The state first, naming this process until the engine takes over.
     const state: RunState = { ...startingRunState(null), ...ownedHere() };
-    await writeJsonAtomic(join(job.runDir, 'state.json'), state);
-    await writeJsonAtomic(join(job.runDir, 'config.json'), job);
+    const run = new RunFolder(job.runDir);
+    await run.writeState(state);
+    await run.writeConfig(job);
     return { ...(await this.launch(job, runId)), trainImages: job.trainIds.length, job };
   }
 
@@ -170,11 +163,12 @@ export class TrainingService {
   async resumeAt(dir: string, epochs?: number): Promise<{ runId: string; job: TrainJob }> {
     this.assertIdle();
     await assertNotRunning(dir);
-    const previous = await readRunConfig(dir);
+    const run = new RunFolder(dir);
+    const previous = await run.readConfig();
     const settings = { ...previous.settings, epochs: epochs ?? previous.settings.epochs };
     const job: TrainJob = { ...previous, settings, runDir: dir, resume: true };
     this.assertFits(settings);
-    if (settings.epochs !== previous.settings.epochs) await writeJsonAtomic(join(dir, 'config.json'), job);
+    if (settings.epochs !== previous.settings.epochs) await run.writeConfig(job);
     return { ...(await this.launch(job, basename(dir))), job };
   }
 

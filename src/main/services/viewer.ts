@@ -1,22 +1,15 @@
 // The viewer's requests: segment an image of the open dataset with one of its runs, and Grad-CAM per
 // class and layer, through the engine. Resolves ids to files here, so the engine only sees paths
 // inside the dataset. Plain Node, main process.
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CamMethod, CamResult, SegmentResult } from '../../shared/api';
-import type { CheckpointName } from '../../shared/engineProtocol';
+import type { CheckpointName, DerivedPlace } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
 import { WorkbenchError } from '../../shared/errors';
-import { readRunConfig, runFolder } from './runs';
-import { assertRealInside } from './safePath';
+import { sweepLayers } from '../../shared/modelCatalog';
+import { RunFolder } from '../common/runFolder';
+import { derivedPlace, runFolder } from './runs';
+import { assertRealInside } from '../common/confine';
 import type { WorkbenchSession } from './session';
-
-/**
- * Conv layers the sweep shows, shallow to deep: VGG16's blocks, the U-Net's contracting path, and for
- * the ResNets the stem and one conv per residual block.
- */
-const ENCODER_LAYER =
-  /^(block\d+_conv\d+|down\d+_conv\d+|bottom_conv\d+|conv1_conv|conv[2-5]_block\d+_2_conv)$/;
 
 export interface ViewRequest {
   runId: string;
@@ -30,30 +23,39 @@ const SWEEP_SIDE = 160;
 export class ViewerService {
   constructor(private readonly session: WorkbenchSession) {}
 
-  private async resolve(
-    req: ViewRequest,
-  ): Promise<{ runDir: string; checkpoint: CheckpointName; image: string; job: TrainJob }> {
+  private async resolve(req: ViewRequest): Promise<{
+    runDir: string;
+    checkpoint: CheckpointName;
+    image: string;
+    job: TrainJob;
+    derived: DerivedPlace;
+  }> {
     const ds = this.session.dataset;
     const runDir = await runFolder(ds.root, req.runId);
+    // An attached run is only read: the engine keeps its ONNX cache in this dataset's workspace.
+    const derived = derivedPlace(ds.root, req.runId, runDir);
     const image = ds.imagePath(req.imageId);
     await assertRealInside(ds.root, image);
-    const job = await readRunConfig(runDir);
+    const run = new RunFolder(runDir);
+    const job = await run.readConfig();
     // Without a choice: the best checkpoint when there is one (a run without validation has only last).
-    const has = (name: CheckpointName) =>
-      stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-        () => true,
-        () => false,
-      );
+    const has = (name: CheckpointName) => run.hasCheckpoint(name);
     const checkpoint = req.checkpoint ?? ((await has('best')) ? 'best' : 'last');
     if (!(await has(checkpoint))) {
       throw new WorkbenchError('not-found', `${runDir}: has no ${checkpoint} checkpoint yet`);
     }
-    return { runDir, checkpoint, image, job };
+    return { runDir, checkpoint, image, job, derived };
   }
 
   async segment(req: ViewRequest): Promise<SegmentResult> {
-    const { runDir, checkpoint, image, job } = await this.resolve(req);
-    const r = await this.session.training.engine.request({ type: 'segment', runDir, checkpoint, image });
+    const { runDir, checkpoint, image, job, derived } = await this.resolve(req);
+    const r = await this.session.training.engine.request({
+      type: 'segment',
+      runDir,
+      checkpoint,
+      image,
+      derived,
+    });
     const total = r.width * r.height;
     return {
       runId: req.runId,
@@ -77,11 +79,12 @@ export class ViewerService {
   async cam(
     req: ViewRequest & { classIndex: number; layer?: string; method: CamMethod },
   ): Promise<CamResult> {
-    const { runDir, checkpoint, image } = await this.resolve(req);
+    const { runDir, checkpoint, image, derived } = await this.resolve(req);
     return this.session.training.engine.request({
       type: 'cam',
       runDir,
       checkpoint,
+      derived,
       image,
       classIndex: req.classIndex,
       method: req.method,
@@ -92,17 +95,18 @@ export class ViewerService {
   async camSweep(
     req: ViewRequest & { classIndex: number; method: CamMethod },
   ): Promise<{ layers: CamResult[] }> {
-    const { runDir, checkpoint, image, job } = await this.resolve(req);
+    const { runDir, checkpoint, image, job, derived } = await this.resolve(req);
     const engine = this.session.training.engine;
-    const layers = (await engine.request({ type: 'camLayers', runDir, checkpoint })).layers.filter((l) =>
-      ENCODER_LAYER.test(l),
-    );
+    // The model facts say which of its conv layers the sweep shows (its encoder's, shallow to deep).
+    const all = (await engine.request({ type: 'camLayers', runDir, checkpoint, derived })).layers;
+    const layers = sweepLayers(job.settings.model, all);
     if (layers.length === 0)
       throw new WorkbenchError('not-found', `${job.settings.model}: no encoder conv layers to sweep`);
     const cams = await engine.request({
       type: 'camSweep',
       runDir,
       checkpoint,
+      derived,
       image,
       classIndex: req.classIndex,
       method: req.method,

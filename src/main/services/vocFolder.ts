@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WorkbenchError } from '../../shared/errors';
-import { assertRealInside } from './safePath';
+import { assertRealInside } from '../common/confine';
 
 /** Image file extensions a VOC-layout dataset may use, lower case. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'] as const;

@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import type { ReviewStatus } from '../../shared/api';
 import type { Rgb } from '../../shared/voc';
 import { WorkbenchError } from '../../shared/errors';
-import { sweepTempFiles, writeJsonAtomic } from './atomicFile';
-import { assertRealInside } from './safePath';
+import { sweepTempFiles, writeJsonAtomic } from '../common/atomicFile';
+import { assertRealInside } from '../common/confine';
 
 /** A user's rename or recolour of one class; kept here, never written into the labels. */
 export interface ClassEdit {

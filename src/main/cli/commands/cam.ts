@@ -12,7 +12,7 @@ import type { CheckpointName } from '../../../shared/engineProtocol';
 import type { BackendPreference } from '../../../shared/training';
 import type { EngineHost } from '../../services/engineHost';
 import { usage, UsageError } from '../args';
-import { backendOption, readRunConfig, resolveCheckpoint, startEngine } from '../runArgs';
+import { backendOption, runFromArgs, resolveCheckpoint, startEngine } from '../runArgs';
 
 /** Starts an engine on a backend; the command kills it when done. Tests pass one that runs a fresh bundle. */
 export type EngineStarter = (backend: BackendPreference) => Promise<EngineHost>;
@@ -81,7 +81,7 @@ export async function cam(argv: string[], start: EngineStarter = startEngine): P
   if (!values.out) throw new UsageError('cam needs --out PNG');
   const method = values.method ?? DEFAULT_CAM_METHOD;
   if (!isCamMethod(method)) throw new UsageError(`--method must be one of ${CAM_METHODS.join(', ')}`);
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const classIndex = resolveClass(values.class, job.classNames);
   const image = resolve(values.image);
   const info = await stat(image).catch(() => null);

@@ -1,12 +1,11 @@
 // `segscope eval --dataset DIR --run RUN_DIR [--split val] [--json]`: a run's metrics on a split at
-// full resolution, written to the run's eval.json too. CLI process.
-import { join } from 'node:path';
+// full resolution, written to the run's evaluation file too. CLI process.
 import { parseArgs } from 'node:util';
 import type { RunEvaluation } from '../../../shared/training';
-import { writeJsonAtomic } from '../../services/atomicFile';
+import { RunFolder } from '../../common/runFolder';
 import { usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
-import { backendOption, resolveCheckpoint, itemProgress, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, resolveCheckpoint, itemProgress, runFromArgs, startEngine } from '../runArgs';
 import { metricsJson, printMetricsTable } from './metricsTable';
 
 export async function evalRun(argv: string[]): Promise<number> {
@@ -24,7 +23,7 @@ export async function evalRun(argv: string[]): Promise<number> {
       },
     }),
   );
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const ds = await openDatasetArg(values.dataset, values.year);
   const split = values.split ?? 'val';
   const ids = ds.splits.get(split);
@@ -58,7 +57,7 @@ export async function evalRun(argv: string[]): Promise<number> {
       checkpoint,
       metrics,
     };
-    await writeJsonAtomic(join(dir, 'eval.json'), evaluation);
+    await new RunFolder(dir).writeEval(evaluation);
     if (values.json) console.log(metricsJson({ images: labelled.length, split, checkpoint, ...metrics }));
     else printMetricsTable(metrics);
     return 0;

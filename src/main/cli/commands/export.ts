@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { usage, UsageError } from '../args';
-import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, checkpointOption, runFromArgs, startEngine } from '../runArgs';
 import type { EngineStarter } from './cam';
 
 export async function exportCommand(argv: string[], start: EngineStarter = startEngine): Promise<number> {
@@ -25,7 +25,7 @@ export async function exportCommand(argv: string[], start: EngineStarter = start
   if (!out.toLowerCase().endsWith('.onnx')) throw new UsageError(`--out ${out}: the file must end in .onnx`);
   const folder = await stat(dirname(out)).catch(() => null);
   if (!folder?.isDirectory()) throw new UsageError(`--out ${out}: the folder ${dirname(out)} does not exist`);
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const checkpoint = checkpointOption(values.checkpoint);
   const host = await start(backendOption(values.backend));
   try {

@@ -5,9 +5,10 @@ import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IMAGE_EXTENSIONS } from '../../services/vocFolder';
 import { usage, UsageError } from '../args';
-import { backendOption, resolveCheckpoint, itemProgress, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, resolveCheckpoint, itemProgress, runFromArgs, startEngine } from '../runArgs';
 
-async function inputFiles(input: string): Promise<string[]> {
+/** The image files `--input` names: one file, or the jpg, jpeg and png files of a folder, sorted. */
+export async function inputFiles(input: string): Promise<string[]> {
   const path = resolve(input);
   const info = await stat(path).catch(() => null);
   if (!info) throw new UsageError(`--input ${path}: no such file or folder`);
@@ -36,7 +37,7 @@ export async function predict(argv: string[]): Promise<number> {
   );
   if (!values.input) throw new UsageError('predict needs --input IMG|DIR');
   if (!values.out) throw new UsageError('predict needs --out DIR');
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
   const files = await inputFiles(values.input);
   const host = await startEngine(backendOption(values.backend));

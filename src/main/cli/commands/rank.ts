@@ -8,7 +8,7 @@ import type { EngineHost } from '../../services/engineHost';
 import { DraftService, draftSource } from '../../services/drafts';
 import { WorkbenchSession } from '../../services/session';
 import { usage, UsageError } from '../args';
-import { backendOption, checkpointOption, readRunConfig, startEngine } from '../runArgs';
+import { backendOption, checkpointOption, runFromArgs, startEngine } from '../runArgs';
 import type { EngineStarter } from './cam';
 
 const ORDERS: readonly QueueOrder[] = ['disagreement', 'uncertainty', 'unlabelled'];
@@ -53,7 +53,7 @@ export async function rank(argv: string[], start: EngineStarter = startEngine): 
   const by = (values.by ?? 'disagreement') as QueueOrder;
   if (!ORDERS.includes(by)) throw new UsageError(`--by must be one of ${ORDERS.join(', ')}`);
   const backend = backendOption(values.backend);
-  const { dir, job } = await readRunConfig(values.run);
+  const { dir, job } = await runFromArgs(values.run);
   const session = new WorkbenchSession();
   const opened = await session.open(job.datasetRoot);
   if (opened.kind !== 'opened')

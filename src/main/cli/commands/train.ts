@@ -19,15 +19,10 @@ import {
 } from '../../../shared/training';
 import type { Dataset } from '../../services/dataset';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
-import { writeJsonAtomic } from '../../services/atomicFile';
-import {
-  assertNotRunning,
-  createRunDir,
-  markRunEnded,
-  readRunConfig,
-  safeRunsDir,
-} from '../../services/runs';
+import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
 import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
+import { RUN_FILES, RunFolder } from '../../common/runFolder';
+import type { CheckpointName } from '../../../shared/engineProtocol';
 import { TrainingService, type TrainingSession } from '../../services/training';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
@@ -99,20 +94,18 @@ type Values = Record<string, string | boolean | undefined>;
 async function initFromArg(value: string): Promise<{ dir: string; job: TrainJob }> {
   const m = /^(.*?)(?::(best|last))?$/.exec(value)!;
   const runDir = resolve(m[1]!);
+  const parentRun = new RunFolder(runDir);
   let parent: TrainJob;
   try {
-    parent = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
-  } catch {
-    throw new UsageError(`--init-from ${runDir}: not a Segscope run (no readable config.json)`);
+    parent = await parentRun.readConfig();
+  } catch (err) {
+    throw new UsageError(`--init-from ${runDir}: not a Segscope run (${(err as Error).message})`);
   }
-  const has = (name: string) =>
-    stat(join(runDir, 'checkpoints', name, 'model.json')).then(
-      () => true,
-      () => false,
-    );
-  const name = m[2] ?? ((await has('best')) ? 'best' : 'last');
-  if (!(await has(name))) throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
-  return { dir: join(runDir, 'checkpoints', name), job: parent };
+  const name: CheckpointName =
+    (m[2] as CheckpointName | undefined) ?? ((await parentRun.hasCheckpoint('best')) ? 'best' : 'last');
+  if (!(await parentRun.hasCheckpoint(name)))
+    throw new UsageError(`--init-from ${runDir}: has no ${name} checkpoint`);
+  return { dir: parentRun.checkpointDir(name), job: parent };
 }
 
 /** `--resume RUN_DIR [--epochs N]`: the folder and the epochs to extend it to, refused in words. */
@@ -125,12 +118,11 @@ async function resumeArg(values: Values): Promise<{ dir: string; epochs: number 
     throw new UsageError(
       `--resume continues a run with its own settings; only --epochs may change (drop ${given.map((k) => `--${k}`).join(', ')})`,
     );
-  if (!(await stat(join(dir, 'config.json')).catch(() => null)))
-    throw new UsageError(`${dir}: not a Segscope run (it has no config.json)`);
-  const previous = await readRunConfig(dir);
-  const state = JSON.parse(
-    await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}'),
-  ) as Partial<RunState>;
+  const run = new RunFolder(dir);
+  if (!(await run.isRun().catch(() => false)))
+    throw new UsageError(`${dir}: not a Segscope run (it has no ${RUN_FILES.config})`);
+  const previous = await run.readConfig();
+  const state: Partial<RunState> = (await run.readState().catch(() => null)) ?? {};
   const done = state.epoch ?? 0;
   const epochs = numberFlag(values, 'epochs');
   if (epochs !== undefined) {
@@ -258,7 +250,9 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const training = new TrainingService(session, host, { restartAfterKill: false });
   let onSigint: (() => void) | null = null;
   try {
-    const info = await host.start(resuming ? (await readRunConfig(resuming.dir)).settings.backend : backend);
+    const info = await host.start(
+      resuming ? (await new RunFolder(resuming.dir).readConfig()).settings.backend : backend,
+    );
     log(`backend ${info.name}: ${info.reason}`);
     if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
 
@@ -267,12 +261,11 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
       let job: TrainJob;
       if (resuming) {
         await assertNotRunning(resuming.dir);
-        const previous = await readRunConfig(resuming.dir);
+        const previous = await new RunFolder(resuming.dir).readConfig();
         const epochs = resuming.epochs ?? previous.settings.epochs;
         job = { ...previous, settings: { ...previous.settings, epochs }, runDir: resuming.dir, resume: true };
         // The longer run is the run now: its config says so, for the panel and for a later resume.
-        if (epochs !== previous.settings.epochs)
-          await writeJsonAtomic(join(resuming.dir, 'config.json'), job);
+        if (epochs !== previous.settings.epochs) await new RunFolder(resuming.dir).writeConfig(job);
       } else {
         const settings = {
           ...settingsFor(info.name, given).settings,

@@ -1,54 +1,15 @@
 // Saves and loads a model as a tfjs `model.json` plus one `weights.bin`, with plain fs, so checkpoints
-// work on every backend (tfjs-node's file:// handler exists only when tfjs-node loads). Each file is
-// written to a temporary name and renamed, so a crash mid-save leaves the previous checkpoint whole.
-// Every failure names the file and what is wrong with it. Engine process.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+// work on every backend (tfjs-node's file:// handler exists only when tfjs-node loads). Each file goes
+// through the common atomic writer, so a crash mid-save leaves the previous checkpoint whole and a link
+// planted in the folder is never written through. Every failure names the file and what is wrong with
+// it. Engine process.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { WorkbenchError } from '../../../shared/errors';
-
-/** `path: cannot be written (ENOSPC: …)`, for a failed write or folder creation. */
-export function writeError(path: string, err: unknown): Error {
-  const e = err as NodeJS.ErrnoException;
-  const why =
-    e.code === 'ENOSPC'
-      ? 'the disk is full'
-      : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
-        ? 'no permission to write there (or a read-only disk)'
-        : (e.message ?? String(err));
-  return new Error(`${path}: cannot be written (${e.code ? `${e.code}: ` : ''}${why})`, { cause: err });
-}
-
-/** Makes folder `dir`; a failure names it. */
-export async function makeDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw writeError(dir, err);
-  }
-}
-
-/**
- * Writes a file through a temporary name and a rename, so readers see the old or the new file whole.
- * A failed write (a full disk) removes the temporary file, which would otherwise keep the disk full.
- */
-export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw writeError(path, err);
-  }
-}
+import { makeDir, writeFileAtomic } from '../../common/atomicFile';
+import { CHECKPOINT_FILES } from '../../common/runFolder';
 
 /** Writes `model` into `dir` (created when missing): `model.json` and `weights.bin`. */
 export async function saveCheckpoint(
@@ -67,16 +28,16 @@ export async function saveCheckpoint(
               tf.io.concatenateArrayBuffers(Array.isArray(weightData) ? weightData : [weightData]),
             );
       // Weights first: a model.json never points at weights that are not there yet.
-      await writeAtomic(join(dir, 'weights.bin'), bytes);
+      await writeFileAtomic(join(dir, CHECKPOINT_FILES.weights), bytes);
       const modelJson = {
         format: 'layers-model',
         generatedBy: `Segscope (tfjs ${tf.version_core})`,
         convertedBy: null,
         modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        weightsManifest: [{ paths: [CHECKPOINT_FILES.weights], weights: artifacts.weightSpecs ?? [] }],
         userDefinedMetadata: extra,
       };
-      await writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
+      await writeFileAtomic(join(dir, CHECKPOINT_FILES.model), JSON.stringify(modelJson));
       return {
         modelArtifactsInfo: {
           dateSaved: new Date(),
@@ -109,8 +70,8 @@ function manifestBytes(specs: tf.io.WeightsManifestEntry[]): number {
 export async function loadCheckpoint(
   dir: string,
 ): Promise<{ model: tfl.LayersModel; meta: Record<string, unknown> }> {
-  const jsonPath = join(dir, 'model.json');
-  const weightsPath = join(dir, 'weights.bin');
+  const jsonPath = join(dir, CHECKPOINT_FILES.model);
+  const weightsPath = join(dir, CHECKPOINT_FILES.weights);
   let json: {
     modelTopology: object;
     weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];

@@ -4,6 +4,7 @@
 import { open } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { BACKBONES, RESNET_BOTTLENECK_LAYER, type BackboneId } from '../../../shared/modelCatalog';
 
 /** One weight of a layer as stored in the file. */
 export interface KerasWeight {
@@ -16,7 +17,7 @@ export interface KerasWeight {
 }
 
 /** Which Keras naming the model's backbone follows. ResNet18 has no Keras file but shares ResNet's names. */
-export type KerasBackbone = 'vgg16' | 'resnet50' | 'resnet18';
+export type KerasBackbone = BackboneId;
 
 export interface LoadKerasOptions {
   /** The model's backbone; inferred from the model's layer names when left out. */
@@ -30,14 +31,9 @@ export interface LoadKerasResult {
   ignored: string[];
 }
 
-/** Layer names of each backbone, as Keras applications name them. */
-const BACKBONE_LAYER = {
-  vgg16: /^block[1-5]_conv[1-3]$/,
-  resnet: /^conv1_(?:conv|bn)$|^conv[2-5]_block\d+_[0-3]_(?:conv|bn)$/,
-} as const;
-
+/** Layer names a Keras file sets on each backbone (the model facts' `kerasLayer`). */
 function backbonePattern(backbone: KerasBackbone): RegExp {
-  return backbone === 'vgg16' ? BACKBONE_LAYER.vgg16 : BACKBONE_LAYER.resnet;
+  return BACKBONES[backbone].kerasLayer;
 }
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -284,9 +280,9 @@ function layersByName(model: tfl.LayersModel): Map<string, tfl.layers.Layer> {
  * (no `convN_blockM_3_conv`) is taken for a ResNet-18.
  */
 export function inferBackbone(layerNames: readonly string[]): KerasBackbone | null {
-  if (layerNames.some((n) => BACKBONE_LAYER.vgg16.test(n))) return 'vgg16';
-  if (layerNames.some((n) => BACKBONE_LAYER.resnet.test(n)))
-    return layerNames.some((n) => /^conv\d_block\d+_3_conv$/.test(n)) ? 'resnet50' : 'resnet18';
+  if (layerNames.some((n) => BACKBONES.vgg16.kerasLayer.test(n))) return 'vgg16';
+  if (layerNames.some((n) => BACKBONES.resnet50.kerasLayer.test(n)))
+    return layerNames.some((n) => RESNET_BOTTLENECK_LAYER.test(n)) ? 'resnet50' : 'resnet18';
   return null;
 }
 

@@ -21,11 +21,6 @@ export interface DeepLabV3Options {
   seed?: number;
 }
 
-/** The backbone's last conv for Grad-CAM: the last conv of conv5's last block. */
-export function deeplabCamLayer(backbone: ResNetDepth): string {
-  return backbone === 50 ? 'conv5_block3_3_conv' : 'conv5_block2_2_conv';
-}
-
 /** conv → BN → ReLU, the conv without bias (the BN's β is the bias), as torchvision's ASPP has it. */
 function convBnRelu(
   x: Sym,

@@ -16,9 +16,6 @@ export interface FcnResNetOptions {
   seed?: number;
 }
 
-/** The backbone's last conv for Grad-CAM: the second conv of conv5's last basic block. */
-export const FCN_RESNET18_CAM_LAYER = 'conv5_block2_2_conv';
-
 /**
  * ResNet-18 (`resnetEncoder`, output stride 32) → `final_conv` (1×1 to the classes) → `transpose_conv`
  * (kernel 64, stride 32, with bias, its kernel set to `bilinearKernel(64, classes)` as d2l's

@@ -1,41 +1,25 @@
-// The models Segscope can train, keyed by id, with how each expects its input scaled.
-// Runs in the engine process.
+// The models Segscope can train, keyed by id: the facts of shared/modelCatalog.ts (title, size multiple,
+// input scaling, backbone, Grad-CAM layer…) with the builder of each. Engine process.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  DECONVNET_FC_WIDTH,
+  MODEL_FACTS,
+  MODEL_IDS as FACT_IDS,
+  type ModelFacts,
+  type ModelId,
+  type Normalization,
+} from '../../../shared/modelCatalog';
 import { AtrousConv2D } from './customLayers';
 import { buildDeconvNet } from './deconvnet';
-import { buildDeepLabV3, deeplabCamLayer } from './deeplabv3';
+import { buildDeepLabV3 } from './deeplabv3';
 import { buildFcn } from './fcn';
-import { buildFcnResNet18, FCN_RESNET18_CAM_LAYER } from './fcnResnet';
+import { buildFcnResNet18 } from './fcnResnet';
 import { buildUNet } from './unet';
 import { buildUNetVgg16 } from './unetVgg16';
 
-/**
- * How RGB pixels 0..255 become model input.
- * - `zero-one`: divided by 255.
- * - `imagenet-caffe`: RGB → BGR, minus the ImageNet means (103.939, 116.779, 123.68); what Keras's VGG16
- *   and ResNet50 ImageNet weights expect.
- */
-export type Normalization = 'zero-one' | 'imagenet-caffe';
-
-export type ModelId =
-  | 'unet'
-  | 'unet-small'
-  | 'unet-vgg16'
-  | 'fcn32s'
-  | 'fcn16s'
-  | 'fcn8s'
-  | 'deconvnet'
-  | 'deconvnet-4096'
-  | 'deeplabv3'
-  | 'deeplabv3-resnet18'
-  | 'fcn-resnet18';
-
-/**
- * DeconvNet's fc6/fc7 width in the registry. The paper's 4096 makes 252M parameters (1 GB of weights);
- * even 1024 (82M) exhausts the wasm heap once Adam's moments and the gradients are added.
- */
-export const DECONVNET_FC_WIDTH = 256;
+export type { ModelId, Normalization };
+export { DECONVNET_FC_WIDTH };
 
 export interface ModelBuildOptions {
   numClasses: number;
@@ -44,18 +28,8 @@ export interface ModelBuildOptions {
   seed?: number;
 }
 
-export interface ModelSpec {
-  id: ModelId;
-  title: string;
-  /** Input sides must be multiples of this. */
-  sizeMultiple: number;
-  normalization: Normalization;
-  /**
-   * Grad-CAM's default layer: the encoder's last conv, the deepest map that still has spatial detail
-   * (`block5_conv3` on VGG16 backbones, the bottleneck's last conv on the U-Nets, the last conv of conv5's
-   * last block on the ResNets).
-   */
-  camLayer: string;
+/** How the engine builds a model: the one thing the registry adds to the model facts of shared. */
+interface Builder {
   /** A model mapping `[batch, height, width, 3]` to logits `[batch, height, width, numClasses]`. */
   build(opts: ModelBuildOptions): tfl.LayersModel;
   /**
@@ -63,8 +37,11 @@ export interface ModelSpec {
    * names, and its parameter count turned into this one's.
    */
   listing?: { like: ModelId; params(listed: number): number };
-  /** Backends whose memory cannot hold the model while it trains: training there is refused up front. */
-  tooLargeFor?: readonly string[];
+}
+
+/** A model's facts (shared/modelCatalog.ts) with its builder. */
+export interface ModelSpec extends ModelFacts, Builder {
+  id: ModelId;
 }
 
 /**
@@ -76,102 +53,29 @@ function deconvNetParamsAt(width: number, countAt256: number): number {
   return countAt256 + extra(width) - extra(DECONVNET_FC_WIDTH);
 }
 
-export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
-  unet: {
-    id: 'unet',
-    title: 'U-Net (Ronneberger 2015, padded convs)',
-    sizeMultiple: 16,
-    normalization: 'zero-one',
-    camLayer: 'bottom_conv2',
-    build: (opts) => buildUNet(opts),
-  },
-  'unet-small': {
-    id: 'unet-small',
-    title: 'U-Net with 8 base filters (0.49M parameters), for quick runs on a CPU',
-    sizeMultiple: 16,
-    normalization: 'zero-one',
-    camLayer: 'bottom_conv2',
-    build: (opts) => buildUNet({ ...opts, baseFilters: 8 }),
-  },
-  'unet-vgg16': {
-    id: 'unet-vgg16',
-    title: 'U-Net with VGG16 encoder, bilinear upsampling',
-    sizeMultiple: 16,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
-    build: (opts) => buildUNetVgg16(opts),
-  },
-  fcn32s: {
-    id: 'fcn32s',
-    title: 'FCN-32s (VGG16)',
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
-    build: (opts) => buildFcn(32, opts),
-  },
-  fcn16s: {
-    id: 'fcn16s',
-    title: 'FCN-16s (VGG16)',
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
-    build: (opts) => buildFcn(16, opts),
-  },
-  fcn8s: {
-    id: 'fcn8s',
-    title: 'FCN-8s (VGG16)',
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
-    build: (opts) => buildFcn(8, opts),
-  },
-  deconvnet: {
-    id: 'deconvnet',
-    title: `DeconvNet (VGG16 with batch norm, max-unpooling decoder; fc6/fc7 ${DECONVNET_FC_WIDTH} wide, 4096 in the paper)`,
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
-    build: (opts) => buildDeconvNet({ ...opts, fcWidth: DECONVNET_FC_WIDTH }),
-  },
+/** One builder per model id: adding a model is its file, its facts entry and one line here. */
+const BUILDERS: Readonly<Record<ModelId, Builder>> = {
+  unet: { build: (opts) => buildUNet(opts) },
+  'unet-small': { build: (opts) => buildUNet({ ...opts, baseFilters: 8 }) },
+  'unet-vgg16': { build: (opts) => buildUNetVgg16(opts) },
+  fcn32s: { build: (opts) => buildFcn(32, opts) },
+  fcn16s: { build: (opts) => buildFcn(16, opts) },
+  fcn8s: { build: (opts) => buildFcn(8, opts) },
+  deconvnet: { build: (opts) => buildDeconvNet({ ...opts, fcWidth: DECONVNET_FC_WIDTH }) },
   'deconvnet-4096': {
-    id: 'deconvnet-4096',
-    title:
-      'DeconvNet as published (fc6/fc7 4096 wide, 252M parameters, 1 GB of weights): for a GPU; refused on wasm',
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: 'block5_conv3',
     build: (opts) => buildDeconvNet({ ...opts, fcWidth: 4096 }),
     listing: { like: 'deconvnet', params: (listed) => deconvNetParamsAt(4096, listed) },
-    // 1 GB of weights, as much again for the gradients and twice that for Adam's moments: past wasm's 4 GB.
-    tooLargeFor: ['wasm'],
   },
-  deeplabv3: {
-    id: 'deeplabv3',
-    title: 'DeepLabv3 (ResNet-50, output stride 16, ASPP)',
-    sizeMultiple: 16,
-    normalization: 'imagenet-caffe',
-    camLayer: deeplabCamLayer(50),
-    build: (opts) => buildDeepLabV3({ ...opts, backbone: 50 }),
-  },
-  'deeplabv3-resnet18': {
-    id: 'deeplabv3-resnet18',
-    title: 'DeepLabv3 with a ResNet-18 backbone (lighter)',
-    sizeMultiple: 16,
-    normalization: 'imagenet-caffe',
-    camLayer: deeplabCamLayer(18),
-    build: (opts) => buildDeepLabV3({ ...opts, backbone: 18 }),
-  },
-  'fcn-resnet18': {
-    id: 'fcn-resnet18',
-    title: 'FCN on ResNet-18 (d2l): 1×1 scores, one ×32 bilinear-initialised transposed conv',
-    sizeMultiple: 32,
-    normalization: 'imagenet-caffe',
-    camLayer: FCN_RESNET18_CAM_LAYER,
-    build: (opts) => buildFcnResNet18(opts),
-  },
+  deeplabv3: { build: (opts) => buildDeepLabV3({ ...opts, backbone: 50 }) },
+  'deeplabv3-resnet18': { build: (opts) => buildDeepLabV3({ ...opts, backbone: 18 }) },
+  'fcn-resnet18': { build: (opts) => buildFcnResNet18(opts) },
 };
 
-export const MODEL_IDS = Object.keys(MODELS) as ModelId[];
+export const MODELS: Readonly<Record<ModelId, ModelSpec>> = Object.fromEntries(
+  MODEL_FACTS.map((facts) => [facts.id, { ...facts, ...BUILDERS[facts.id] }]),
+) as Record<ModelId, ModelSpec>;
+
+export const MODEL_IDS: ModelId[] = [...FACT_IDS];
 
 export function isModelId(id: string): id is ModelId {
   return Object.hasOwn(MODELS, id);

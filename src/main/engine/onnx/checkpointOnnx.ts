@@ -1,25 +1,21 @@
 // A run's checkpoint as an ONNX file: exported with the metadata another runtime needs to feed it
 // (input size, normalisation, letterbox rule, class names and colours), and cached beside the
 // checkpoint for ONNX Runtime inference, exported again whenever the checkpoint changes. Engine process.
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import pkg from '../../../../package.json';
 import type { CheckpointName } from '../../../shared/engineProtocol';
 import { LETTERBOX_GREY } from '../../../shared/letterbox';
 import type { TrainJob } from '../../../shared/training';
-import { loadCheckpoint, writeAtomic } from '../io/checkpoint';
+import { WorkbenchError } from '../../../shared/errors';
+import { CHECKPOINT_FILES, RunFolder, type DerivedLayout } from '../../common/runFolder';
+import { loadCheckpoint } from '../io/checkpoint';
 import { getModelSpec } from '../models/registry';
 import { exportOnnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from './export';
 
-/** The cached export's file name inside a checkpoint folder, and its stamp. */
-export const CACHED_ONNX = 'model.onnx';
-const STAMP = 'model.onnx.stamp';
-
 async function readJob(runDir: string): Promise<TrainJob> {
   try {
-    return JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainJob;
+    return await new RunFolder(runDir).readConfig();
   } catch (err) {
-    throw new Error(`${runDir}: not a Segscope run (no readable config.json)`, { cause: err });
+    throw new Error(`${runDir}: not a Segscope run (${(err as Error).message})`, { cause: err });
   }
 }
 
@@ -53,10 +49,12 @@ export function onnxMetadata(job: TrainJob, checkpoint: CheckpointName): Record<
 /** The ONNX bytes of a run's checkpoint. */
 export async function exportCheckpoint(runDir: string, checkpoint: CheckpointName): Promise<Uint8Array> {
   const job = await readJob(runDir);
-  const dir = join(runDir, 'checkpoints', checkpoint);
-  if (!(await stat(join(dir, 'model.json')).catch(() => null))) {
+  const run = new RunFolder(runDir);
+  const dir = run.checkpointDir(checkpoint);
+  if (!(await run.hasCheckpoint(checkpoint))) {
     throw new Error(`${dir}: no checkpoint here (model.json is missing)`);
   }
+  await run.checkCheckpoint(checkpoint);
   const { model } = await loadCheckpoint(dir);
   try {
     return exportOnnx(model, {
@@ -70,10 +68,11 @@ export async function exportCheckpoint(runDir: string, checkpoint: CheckpointNam
 }
 
 /** Identifies a checkpoint's contents on disk: both files' sizes and times. */
-async function checkpointStamp(dir: string): Promise<string> {
+async function checkpointStamp(run: RunFolder, checkpoint: CheckpointName): Promise<string> {
+  const dir = run.checkpointDir(checkpoint);
   const parts = await Promise.all(
-    ['model.json', 'weights.bin'].map(async (f) => {
-      const s = await stat(join(dir, f)).catch(() => null);
+    [CHECKPOINT_FILES.model, CHECKPOINT_FILES.weights].map(async (f) => {
+      const s = await run.files.stat(`${dir}/${f}`);
       if (!s) throw new Error(`${dir}: no checkpoint here (${f} is missing)`);
       return `${f}:${s.size}:${s.mtimeMs}`;
     }),
@@ -83,17 +82,27 @@ async function checkpointStamp(dir: string): Promise<string> {
 
 /**
  * The path of the checkpoint's cached ONNX export, written (atomically) when it is missing or was made
- * from other checkpoint files or by another Segscope version.
+ * from other checkpoint files or by another Segscope version. It lives in the run folder, or under
+ * `cache` when given (the layout of a read-only run's derived files, in the dataset's workspace).
  */
-export async function cachedOnnx(runDir: string, checkpoint: CheckpointName): Promise<string> {
-  const dir = join(runDir, 'checkpoints', checkpoint);
-  const stamp = await checkpointStamp(dir);
-  const path = join(dir, CACHED_ONNX);
-  const old = await readFile(join(dir, STAMP), 'utf8').catch(() => null);
-  const have = await stat(path).catch(() => null);
+export async function cachedOnnx(
+  runDir: string,
+  checkpoint: CheckpointName,
+  cache?: DerivedLayout,
+): Promise<string> {
+  const run = new RunFolder(runDir);
+  const layout = cache ?? run.derived;
+  const stamp = await checkpointStamp(run, checkpoint);
+  const path = layout.onnx(checkpoint);
+  const stampPath = layout.onnxStamp(checkpoint);
+  const old = await layout.files.readFile(stampPath, 'utf8').catch((err: unknown) => {
+    if (err instanceof WorkbenchError) throw err; // a link out is refused, not taken as "no cache"
+    return null;
+  });
+  const have = await layout.files.stat(path);
   if (old === stamp && have) return path;
   const bytes = await exportCheckpoint(runDir, checkpoint);
-  await writeAtomic(path, bytes);
-  await writeAtomic(join(dir, STAMP), stamp);
+  await layout.files.writeFile(path, bytes);
+  await layout.files.writeFile(stampPath, stamp);
   return path;
 }

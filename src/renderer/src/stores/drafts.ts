@@ -6,6 +6,7 @@ import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { DraftResult, ImageFilter, RankResult } from '../../../shared/api';
 import { acceptDraft, draftIou, type AcceptOptions, type QueueOrder } from '../../../shared/drafts';
+import { draftUncertainty } from '../../../shared/draftRefine';
 import type { RunSummary } from '../../../shared/training';
 import { api } from '../api';
 import { useAppStore } from './app';
@@ -52,6 +53,21 @@ export const useDraftsStore = defineStore('drafts', () => {
   /** The label's IoU against the draft as it is being edited, recomputed after each edit. */
   const liveIou = ref<number | null>(null);
 
+  /**
+   * Where the draft is unsure, for the panel: shares of pixels of low confidence (under 0.5) or in thin
+   * regions (under 4 px wide), and the draft's region count. Only the figures stay reactive.
+   */
+  const uncertainty = computed(() => {
+    const d = draft.value;
+    if (!d) return null;
+    const { fraction, lowConfidence, thin, regions } = draftUncertainty(
+      d.labels,
+      d.confidence,
+      d.width,
+      d.height,
+    );
+    return { fraction, lowConfidence, thin, regions };
+  });
   /** Runs whose checkpoints can draft: finished, with a checkpoint. Newest first, as listed. */
   const usableRuns = computed(() =>
     runs.value.filter((r) => (r.hasBest || r.hasLast) && r.state.status !== 'running'),
@@ -277,6 +293,7 @@ export const useDraftsStore = defineStore('drafts', () => {
     drafting,
     finetune,
     liveIou,
+    uncertainty,
     loadRuns,
     predictCurrent,
     acceptAll,

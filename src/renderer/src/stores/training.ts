@@ -13,6 +13,7 @@ import {
 } from '../../../shared/training';
 import { heapProblem, proposedDefaults, proposedInputSize } from '../../../shared/trainDefaults';
 import { trainFieldErrors } from '../../../shared/trainForm';
+import { modelBackbone, type KerasWeights } from '../../../shared/modelCatalog';
 import { api } from '../api';
 import { useAppStore } from './app';
 import { useDatasetStore } from './dataset';
@@ -51,8 +52,6 @@ export const useTrainingStore = defineStore('training', () => {
   const epochPoints = shallowRef<EpochRecord[]>([]);
   const selectedRunId = ref<string | null>(null);
   const selectedRun = computed(() => runs.value.find((r) => r.id === selectedRunId.value) ?? null);
-  /** Layer names of Keras ImageNet backbones (VGG16's first conv, ResNet's stem). */
-  const KERAS_BACKBONE = /^block\d_conv\d$|^conv1_conv$/;
   /** The "Backbone weights" control: none, or a Keras `.h5` file the user names by its path. */
   const backboneMode = ref<'none' | 'file'>(settings.value.backboneWeights ? 'file' : 'none');
   const backbonePath = ref(settings.value.backboneWeights ?? '');
@@ -70,8 +69,8 @@ export const useTrainingStore = defineStore('training', () => {
     if (!/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(path)) return `${path}: give the absolute path`;
     if (!/\.(h5|hdf5)$/i.test(path)) return `${path}: not a .h5 file`;
     const model = models.value.find((m) => m.id === settings.value.model);
-    if (model && !model.convLayers.some((n) => KERAS_BACKBONE.test(n))) {
-      const withBackbone = models.value.filter((m) => m.convLayers.some((n) => KERAS_BACKBONE.test(n)));
+    if (model && !modelBackbone(model.id)) {
+      const withBackbone = models.value.filter((m) => modelBackbone(m.id));
       return `${model.id} has no ImageNet backbone to load; choose ${withBackbone.map((m) => m.id).join(', ') || 'a model with a VGG16 or ResNet encoder'}`;
     }
     return null;
@@ -303,7 +302,7 @@ export const useTrainingStore = defineStore('training', () => {
     | { state: 'failed'; message: string }
   >({ state: 'idle' });
 
-  async function downloadWeights(kind: 'vgg16' | 'resnet50'): Promise<void> {
+  async function downloadWeights(kind: KerasWeights): Promise<void> {
     download.value = { state: 'running', received: 0, total: null };
     try {
       const { path } = await api()['weights:download']({ kind });

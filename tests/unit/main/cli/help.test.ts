@@ -20,6 +20,7 @@ const COMMANDS = [
   'train',
   'eval',
   'predict',
+  'draft',
   'eval-masks',
   'cam',
   'rank',

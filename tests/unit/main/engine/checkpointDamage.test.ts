@@ -1,21 +1,13 @@
 // Damaged and unwritable checkpoints: every failure names the file and what is wrong with it, a
 // failed write leaves no temporary file, and the engine's `bad-file` reaches the UI as `bad-file`
-// rather than `internal`. The full disk is real: the temporary file is a link to /dev/full.
-import {
-  appendFileSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+// rather than `internal`. (The full-disk case of the writer is in tests/unit/main/common/atomicFile.test.ts.)
+import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { loadCheckpoint, saveCheckpoint, writeAtomic } from '../../../../src/main/engine/io/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../../../../src/main/engine/io/checkpoint';
 import { train } from '../../../../src/main/engine/train';
 import { WorkbenchError } from '../../../../src/shared/errors';
 import { EngineHost, forkSpawner } from '../../../../src/main/services/engineHost';
@@ -104,16 +96,6 @@ describe('damaged checkpoints', () => {
 });
 
 describe('writes that fail', () => {
-  it('names the file on a full disk and leaves no temporary file behind', async () => {
-    const dir = tempDir();
-    const target = join(dir, 'weights.bin');
-    symlinkSync('/dev/full', `${target}.${process.pid}.tmp`);
-    await expect(writeAtomic(target, new Uint8Array(1 << 16))).rejects.toThrow(
-      new RegExp(`${target}: cannot be written \\(ENOSPC: the disk is full\\)`),
-    );
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
   it('names a run folder that cannot be made', async () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, '');

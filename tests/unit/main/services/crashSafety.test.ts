@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeLabelPng } from '../../../../src/shared/labelPng';
-import { sweepTempFiles, TEMP_SUFFIX } from '../../../../src/main/services/atomicFile';
+import { sweepTempFiles, TEMP_SUFFIX } from '../../../../src/main/common/atomicFile';
 import { bundleForNode } from '../../../helpers/bundle';
 import { copyVocMini, VOC_MINI } from '../../../helpers/data';
 

@@ -83,7 +83,8 @@ describe('drafts', () => {
     expect(first.uncertainty).toBeLessThan(1);
     expect(Math.abs(first.uncertainty - (1 - first.meanConfidence))).toBeGreaterThan(1e-6);
     expect(again.uncertainty).toBe(first.uncertainty);
-    // A draft cached before entropy was kept (version 1) is made again rather than scored without it.
+    // A draft cached before entropy was kept (version 1), or before drafts were refined against the
+    // image (version 2), is made again rather than served as it was.
     const metaFile = join(dir, `${id}.json`);
     const old = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
     delete old.meanEntropy;
@@ -91,7 +92,9 @@ describe('drafts', () => {
     const remade = await drafts.predict({ runId: RUN, imageId: id });
     expect(remade.cached).toBe(false);
     expect(remade.uncertainty).toBeCloseTo(first.uncertainty, 6);
-    expect((JSON.parse(readFileSync(metaFile, 'utf8')) as { version: number }).version).toBe(2);
+    expect((JSON.parse(readFileSync(metaFile, 'utf8')) as { version: number }).version).toBe(3);
+    writeFileSync(metaFile, JSON.stringify({ ...old, version: 2 }));
+    expect((await drafts.predict({ runId: RUN, imageId: id })).cached).toBe(false);
   }, 60_000);
 
   it('cancels background drafting between two images', async () => {

@@ -1,5 +1,6 @@
 // How runs are presented: batch losses read back from steps.jsonl by global step (a resumed epoch
-// replacing the one it repeats, long runs averaged down), and a run deleted by id.
+// replacing the one it repeats, long runs averaged down), a run deleted by id, and a run with a damaged
+// file listed as broken, with the file named, beside the others.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,8 +75,39 @@ describe('run summaries', () => {
     await expect(attachRun(root, tempDir())).rejects.toThrow(
       'not a Segscope run folder (it has no config.json)',
     );
+    // Its derived files live in the workspace, and go with it on delete.
+    const derived = join(root, '.segscope', 'attached', 'cli-run', 'export');
+    mkdirSync(derived, { recursive: true });
+    writeFileSync(join(derived, 'cli-run-last.onnx'), 'onnx');
     await deleteRun(root, 'cli-run');
     expect(existsSync(join(outside, 'config.json'))).toBe(true);
+    expect(existsSync(join(root, '.segscope', 'attached', 'cli-run'))).toBe(false);
     expect((await listRuns(root)).map((r) => r.id)).toEqual(['own']);
+  });
+
+  it('lists a run with a damaged file as broken, naming the file, and the other runs as usual', async () => {
+    const root = tempDir();
+    makeRun(root, 'good', [{ epoch: 1, steps: 2, losses: [2, 1] }]);
+    const nullLine = makeRun(root, 'null-line', [{ epoch: 1, steps: 2, losses: [2, 1] }]);
+    writeFileSync(
+      join(nullLine, 'steps.jsonl'),
+      'null\n' + JSON.stringify({ epoch: 1, steps: 1, losses: [3] }),
+    );
+    const badState = makeRun(root, 'bad-state', []);
+    writeFileSync(join(badState, 'state.json'), JSON.stringify({ status: 5 }));
+    const cutConfig = makeRun(root, 'cut-config', []);
+    writeFileSync(join(cutConfig, 'config.json'), JSON.stringify(vocMiniJob({}, cutConfig)).slice(0, 40));
+    const runs = new Map((await listRuns(root)).map((r) => [r.id, r]));
+    expect([...runs.keys()].sort()).toEqual(['bad-state', 'cut-config', 'good', 'null-line']);
+    expect(runs.get('good')!.problem).toBeUndefined();
+    expect(runs.get('good')!.batchLosses).toHaveLength(2);
+    expect(runs.get('null-line')!.problem).toContain(`${join(nullLine, 'steps.jsonl')}: line 1`);
+    // The lines that are records are still read.
+    expect(runs.get('null-line')!.batchLosses).toEqual([{ step: 1, loss: 3 }]);
+    expect(runs.get('bad-state')!.problem).toContain(`${join(badState, 'state.json')}: is not a run state`);
+    expect(runs.get('bad-state')!.state.status).toBe('interrupted');
+    expect(runs.get('cut-config')!.problem).toContain(
+      `${join(cutConfig, 'config.json')}: is not a run configuration`,
+    );
   });
 });

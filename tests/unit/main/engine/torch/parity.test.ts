@@ -62,6 +62,8 @@ function named(weights: { originalName: string; read(): tf.Tensor }[]): Map<stri
   return new Map(weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync())]));
 }
 
+// deconvnet-4096 narrows to the same graph as deconvnet (tinyModels.ts: only its fc width differs), so
+// its twin is checked there.
 const IDS = MODEL_IDS.filter((m) => m !== 'deconvnet-4096');
 const inputs = new Map<
   ModelId,

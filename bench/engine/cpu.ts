@@ -9,7 +9,9 @@
 // then PyTorch's, repeated), so that other work on a shared machine slows both alike; medians, and ratios
 // measured in this run. Runs in a plain Node process:
 //   node bench/run.mjs bench/engine/cpu.ts [--threads 2] [--repeats 3] [--folder-size 256] [--profile]
-//     [--only train] [--wasm-baseline]
+//     [--only train] [--wasm-baseline] [--plain-torch]
+// PyTorch's side runs channels_last with inference_mode, without the machine's OPENBLAS_* pins
+// (torch_cpu.py); --plain-torch runs it as this bench did before issue 24, to show the difference.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -49,10 +51,25 @@ interface Row {
   target: number;
 }
 
+let plainTorch = false;
+
 /** The PyTorch twin at `threads` threads, serving requests. */
 async function torchServer(threads: number): Promise<LineServer> {
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-  const server = new LineServer('/usr/bin/python3', [join(HERE, 'torch_cpu.py'), String(threads)], env);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    MKL_NUM_THREADS: String(threads),
+  };
+  // The machine pins OpenBLAS for other builds' sake; PyTorch's process alone drops the pins (as epoch.ts).
+  if (!plainTorch) {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
+  const server = new LineServer(
+    '/usr/bin/python3',
+    [join(HERE, 'torch_cpu.py'), String(threads), ...(plainTorch ? ['--plain'] : [])],
+    env,
+  );
   const hello = await server.ready;
   if (hello.threads !== threads) throw new Error(`PyTorch runs on ${String(hello.threads)} threads`);
   return server;
@@ -179,6 +196,7 @@ export async function main(args: string[]): Promise<void> {
   const profile = args.includes('--profile');
   const onlyTrain = args.includes('--only') && args[args.indexOf('--only') + 1] === 'train';
   const wasmBaseline = args.includes('--wasm-baseline');
+  plainTorch = args.includes('--plain-torch');
   const cpu = os.cpus();
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   console.log(
@@ -187,6 +205,7 @@ export async function main(args: string[]): Promise<void> {
   await selectBackend('wasm');
   const rows: Row[] = [];
   const py = await torchServer(threads);
+  console.log(`PyTorch side: ${plainTorch ? 'plain (NCHW, no_grad, inherited environment)' : 'tuned'}`);
   try {
     for (const size of onlyTrain ? [] : [256, 512]) {
       const ort = await ortModel(size, threads);

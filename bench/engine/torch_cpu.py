@@ -3,7 +3,12 @@ at the thread count it is given. It serves requests so that the Node side can al
 these (a busy machine then slows both alike): one JSON request per line on stdin, one JSON answer per line
 on stdout, each with the milliseconds of the work asked for.
 
-Usage: python3 torch_cpu.py THREADS
+It runs as fast as this PyTorch gets on the CPU (issue 24): the model and its inputs channels_last (oneDNN's
+blocked convolutions without a layout change around each), inference under inference_mode, and the Node side
+drops the machine's OPENBLAS_* pins from this process's environment. --plain runs it as the bench did before
+(NCHW, no_grad, the inherited environment), to show what that gains.
+
+Usage: python3 torch_cpu.py THREADS [--plain]
   {"op": "infer", "size": S}                          inference of one image
   {"op": "train", "size": S, "batch": B}              one Adam step with cross-entropy ignoring 255
   {"op": "folder", "size": S, "in": DIR, "out": DIR}  decode, letterbox, forward, softmax, crop, resize to
@@ -40,25 +45,36 @@ def voc_palette():
 
 
 class Bench:
-    def __init__(self):
+    def __init__(self, plain):
         torch.manual_seed(1)
+        self.plain = plain
         self.model = UNetVgg16(CLASSES)
+        if not plain:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.inputs = {}
         self.batches = {}
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4)
         self.palette = voc_palette()
 
+    def layout(self, x):
+        return x.contiguous() if self.plain else x.contiguous(memory_format=torch.channels_last)
+
+    def no_grad(self):
+        return torch.no_grad() if self.plain else torch.inference_mode()
+
     def infer(self, size):
-        x = self.inputs.setdefault(size, torch.randn(1, 3, size, size) * 50)
+        if size not in self.inputs:
+            self.inputs[size] = self.layout(torch.randn(1, 3, size, size) * 50)
+        x = self.inputs[size]
         self.model.eval()
-        with torch.no_grad():
+        with self.no_grad():
             self.model(x).sum().item()
 
     def train(self, size, batch):
         if (size, batch) not in self.batches:
             y = torch.randint(0, CLASSES, (batch, size, size))
             y[torch.rand(batch, size, size) < 0.05] = 255
-            self.batches[(size, batch)] = (torch.randn(batch, 3, size, size) * 50, y)
+            self.batches[(size, batch)] = (self.layout(torch.randn(batch, 3, size, size) * 50), y)
         x, y = self.batches[(size, batch)]
         self.model.train()
         self.opt.zero_grad()
@@ -79,8 +95,8 @@ class Bench:
             box = Image.new('RGB', (size, size), (128, 128, 128))
             box.paste(img.resize((sw, sh), Image.BILINEAR), (left, top))
             x = np.asarray(box, dtype=np.float32)[:, :, ::-1] - CAFFE_MEAN_BGR
-            x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
-            with torch.no_grad():
+            x = self.layout(torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None])
+            with self.no_grad():
                 probs = torch.softmax(self.model(x), 1)[:, :, top:top + sh, left:left + sw]
                 full = F.interpolate(probs, size=(h, w), mode='bilinear', align_corners=False)
                 labels = full.argmax(1)[0].to(torch.uint8).numpy()
@@ -91,8 +107,9 @@ class Bench:
 
 def main():
     torch.set_num_threads(int(sys.argv[1]))
-    bench = Bench()
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+    bench = Bench('--plain' in sys.argv)
+    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'plain': bench.plain}),
+          flush=True)
     for line in sys.stdin:
         req = json.loads(line)
         t0 = time.perf_counter()

@@ -27,6 +27,7 @@ import { loadCheckpoint, saveCheckpoint } from './io/checkpoint';
 import { loadKerasWeights } from './io/kerasWeights';
 import { assertWeightsFitGpu, checkGpu, gpuFailureMessage, settledGpuFault } from './gpu';
 import { maskedCrossEntropy, softDiceLoss } from './loss';
+import { cachedOnnx } from './onnx/checkpointOnnx';
 import { getModelSpec, normalizeInput, type ModelSpec } from './models/registry';
 
 export interface TrainHooks {
@@ -504,11 +505,11 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
     if (hooks.cancelled()) return null;
     run.at.step = step;
     const ids = order.slice(step * s.batchSize, (step + 1) * s.batchSize);
-    const pairs = await Promise.all(
-      ids.map(async (id) => {
-        const sample = await run.cache.get(id);
-        return letterboxPair(sample.image, sample.label, size, s.augment, run.random);
-      }),
+    // Decoded in parallel, augmented in batch order: the random draws must not follow which decode
+    // finished first, or the same seed would give another run.
+    const samples = await Promise.all(ids.map((id) => run.cache.get(id)));
+    const pairs = samples.map((sample) =>
+      letterboxPair(sample.image, sample.label, size, s.augment, run.random),
     );
     const batch = makeBatch(
       pairs.map((p) => p.image),
@@ -631,6 +632,9 @@ async function endEpoch(
       miou: val!.miou,
     });
     await folder.writeEval(evaluation);
+    // The viewer segments through this export: made now, its first segmentation need not wait for it.
+    // A failure only defers the export to that first use, which reports it.
+    await cachedOnnx(job.runDir, 'best').catch(() => undefined);
   }
   await folder.appendMetrics(record);
   // Batch losses for the panel's batch-loss chart of past runs; a reader keeps an epoch's last line,

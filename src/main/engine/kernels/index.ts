@@ -1,6 +1,7 @@
 // Registers the kernels Segscope supplies: wasm kernels tfjs 4.22 lacks or runs slowly, and a cpu kernel
 // fix. Runs in the engine process, before the backend is activated (registration is idempotent).
 import * as tf from '@tensorflow/tfjs-core';
+import { registerBatchNormGrad } from './batchNormGrad';
 import { makeConv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { makeConv2dBackpropInputConfig } from './conv2dBackpropInput';
 import type { WasmBackendLike } from './kernelScope';
@@ -59,6 +60,18 @@ function nativeFirst(base: tf.KernelConfig | undefined, name: string, native: Na
   };
 }
 
+/** Whether a kernel's attributes ask for a dilation, which only the ONNX Runtime backprop kernels take. */
+const dilated = (attrs: tf.NamedAttrMap): boolean => {
+  const d = attrs.dilations as number | [number, number] | undefined;
+  return d != null && (Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1);
+};
+
+/** Throws where a dilated backprop ran on wasm, whose kernels would silently ignore the dilation. */
+function nativeOnlyIfDilated(name: string, out: tf.TensorInfo | null, attrs: tf.NamedAttrMap) {
+  if (out == null && dilated(attrs)) throw new Error(`${name}: a dilated gradient needs ONNX Runtime`);
+  return out;
+}
+
 const backendOf = (args: Parameters<tf.KernelFunc>[0]) => args.backend as WasmBackendLike;
 const attrsOf = (args: Parameters<tf.KernelFunc>[0]): tf.NamedAttrMap => args.attrs ?? {};
 
@@ -69,9 +82,11 @@ export const SEGSCOPE_CPU_KERNELS: readonly string[] = [tf.ResizeBilinearGrad];
  * Installs Segscope's wasm kernels: the four convolution kernels try ONNX Runtime first (when
  * `setUpNativeConvs` enabled it) and fall back to wasm: the stock Conv2D and FusedConv2D, and Segscope's
  * Conv2DBackpropFilter and Conv2DBackpropInput (the latter falling back in turn to the stock one). Safe
- * to call more than once.
+ * to call more than once. Also replaces FusedBatchNorm's gradient with one that does not tile
+ * (batchNormGrad.ts).
  */
 export function registerWasmKernels(): void {
+  registerBatchNormGrad();
   install(tf.Conv2D, 'wasm', (stock) =>
     nativeFirst(stock, tf.Conv2D, (a) => {
       const { x, filter } = a.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -98,19 +113,22 @@ export function registerWasmKernels(): void {
   install(tf.Conv2DBackpropFilter, 'wasm', () =>
     nativeFirst(makeConv2dBackpropFilterConfig('auto'), tf.Conv2DBackpropFilter, (a) => {
       const { x, dy } = a.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      return nativeConv2dBackpropFilter(backendOf(a), x, dy, attrsOf(a));
+      const out = nativeConv2dBackpropFilter(backendOf(a), x, dy, attrsOf(a));
+      return nativeOnlyIfDilated(tf.Conv2DBackpropFilter, out, attrsOf(a));
     }),
   );
   install(tf.Conv2DBackpropInput, 'wasm', (stock) =>
     nativeFirst(makeConv2dBackpropInputConfig(stock), tf.Conv2DBackpropInput, (a) => {
       const { dy, filter } = a.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      return nativeConv2dBackpropInput(backendOf(a), dy, filter, attrsOf(a));
+      const out = nativeConv2dBackpropInput(backendOf(a), dy, filter, attrsOf(a));
+      return nativeOnlyIfDilated(tf.Conv2DBackpropInput, out, attrsOf(a));
     }),
   );
 }
 
-/** Installs the cpu kernel fixes. Safe to call more than once. */
+/** Installs the cpu kernel fixes and the untiled FusedBatchNorm gradient. Safe to call more than once. */
 export function registerCpuKernels(): void {
+  registerBatchNormGrad();
   install(tf.ResizeBilinearGrad, 'cpu', (stock) =>
     stock ? makeResizeBilinearGradCpuConfig(stock) : undefined,
   );

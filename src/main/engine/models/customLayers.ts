@@ -4,6 +4,7 @@
 // Importing this module registers the classes for deserialisation. Runs in the engine process.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { nativeConvStatus } from '../kernels/nativeConv';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
@@ -30,6 +31,14 @@ export function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number):
   if (!Number.isInteger(rate) || rate < 1)
     throw new Error(`atrous rate must be a positive integer, got ${rate}`);
   if (rate === 1) return tf.conv2d(x, kernel, 1, 'same');
+  // On wasm with ONNX Runtime's convolutions, the dilated conv and both its gradients run there directly:
+  // the space-to-batch shuffles around a conv of rate² times the batch were two thirds of a
+  // deeplabv3-resnet18 step (bench/engine/epoch.ts).
+  if (tf.getBackend() === 'wasm' && nativeConvStatus().enabled) return nativeAtrous(x, kernel, rate);
+  return spaceToBatchAtrous(x, kernel, rate);
+}
+
+function spaceToBatchAtrous(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [, height, width] = x.shape;
     const [kh, kw] = kernel.shape;
@@ -57,6 +66,50 @@ export function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number):
       ],
     );
   });
+}
+
+/**
+ * tfjs's forward dilated conv2d with a gradient of its own: the two backprop kernels with the dilation in
+ * their attributes, which Segscope's wasm kernels hand to ONNX Runtime (kernels/index.ts). Where ONNX
+ * Runtime declines one (they then throw rather than ignore the dilation), the space-to-batch form's
+ * gradient is used instead.
+ */
+function nativeAtrous(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number): tf.Tensor4D {
+  const f = tf.customGrad((a, b, save) => {
+    const xa = a as tf.Tensor4D;
+    const kb = b as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([xa, kb]);
+    return {
+      value: tf.conv2d(xa, kb, 1, 'same', 'NHWC', rate),
+      gradFunc: (dy, saved) => {
+        const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dy4 = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D;
+        const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [rate, rate] };
+        try {
+          const dx = tf
+            .engine()
+            .runKernel(
+              tf.Conv2DBackpropInput,
+              { dy: dy4, filter: ks },
+              { ...attrs, inputShape: xs.shape },
+            ) as tf.Tensor;
+          const dk = tf
+            .engine()
+            .runKernel(
+              tf.Conv2DBackpropFilter,
+              { x: xs, dy: dy4 },
+              { ...attrs, filterShape: ks.shape },
+            ) as tf.Tensor;
+          return [dx, dk];
+        } catch {
+          return tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+            spaceToBatchAtrous(p as tf.Tensor4D, q as tf.Tensor4D, rate),
+          )([xs, ks], dy4);
+        }
+      },
+    };
+  });
+  return f(x, kernel) as tf.Tensor4D;
 }
 
 /** An initializer from its `{className, config}` form (a saved config) or as is. */

@@ -19,6 +19,7 @@ import {
   poolSwitches,
 } from '../../../../src/main/engine/models/customLayers';
 import { convLayerNames } from '../../../../src/main/engine/models/registry';
+import { nativeConvRuns, setNativeConvsEnabled } from '../../../../src/main/engine/kernels/nativeConv';
 import { relL2, seeded, sizeOf, use } from './helpers';
 
 const dirs: string[] = [];
@@ -146,6 +147,42 @@ describe('atrousConv2d', () => {
     expect(errX).toBeLessThan(2e-3);
     expect(errK).toBeLessThan(2e-3);
     tf.dispose([x, kernel, rT, gx!, gk!]);
+  });
+});
+
+describe('atrousConv2d on ONNX Runtime', () => {
+  it('runs both gradients there with the dilation, matching the space-to-batch form', async () => {
+    await use('wasm');
+    const x = tensor4d([2, 9, 11, 4], 31);
+    const kernel = tensor4d([3, 3, 4, 5], 32);
+    const r = tf.tensor4d(seeded(2 * 9 * 11 * 5, 33), [2, 9, 11, 5]);
+    const grads = () =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(atrousConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 3), r)),
+      )([x, kernel]);
+    const before = nativeConvRuns();
+    let native: tf.Tensor[] = [];
+    const info = await tf.profile(() => {
+      native = grads();
+    });
+    const after = nativeConvRuns();
+    expect(after.inputGrad - before.inputGrad).toBe(1);
+    expect(after.filterGrad - before.filterGrad).toBe(1);
+    expect(info.kernelNames).not.toContain(tf.SpaceToBatchND);
+    expect(info.kernelNames).not.toContain(tf.BatchToSpaceND);
+    const was = setNativeConvsEnabled(false);
+    let plain: tf.Tensor[];
+    try {
+      plain = grads();
+    } finally {
+      setNativeConvsEnabled(was);
+    }
+    expect(nativeConvRuns().inputGrad).toBe(after.inputGrad);
+    for (let i = 0; i < 2; i++) {
+      expect(native[i]!.shape).toEqual(plain[i]!.shape);
+      expect(relL2(native[i]!.dataSync(), plain[i]!.dataSync())).toBeLessThan(1e-5);
+    }
+    tf.dispose([x, kernel, r, ...native, ...plain]);
   });
 });
 

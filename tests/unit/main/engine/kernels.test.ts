@@ -406,3 +406,49 @@ describe('bilinear upsampling as the models train it', () => {
     expect(relL2(analytic, numeric)).toBeGreaterThan(0.1);
   });
 });
+
+describe('FusedBatchNorm gradient', () => {
+  it('equals the stock tiled formulas bit for bit, without a Tile kernel', async () => {
+    await use('wasm');
+    const shape: Shape4 = [2, 3, 5, 4];
+    const x = tf.tensor4d(seeded(sizeOf(shape), 11), shape);
+    const dy = tf.tensor4d(seeded(sizeOf(shape), 12), shape);
+    const scale = tf.tensor1d(seeded(4, 13));
+    const offset = tf.tensor1d(seeded(4, 14));
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const eps = 1e-3;
+    const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: tf.Tensor, o: tf.Tensor) =>
+      tf.batchNorm(
+        a as tf.Tensor4D,
+        m as tf.Tensor1D,
+        v as tf.Tensor1D,
+        o as tf.Tensor1D,
+        s as tf.Tensor1D,
+        eps,
+      );
+    let grads: tf.Tensor[] = [];
+    const info = await tf.profile(() => {
+      grads = tf.grads(f)([x, mean, variance, scale, offset], dy);
+    });
+    expect(info.kernelNames).not.toContain(tf.Tile);
+    // The stock gradient's own ops, tile included.
+    const rstd = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
+    const tiled = tf.tile(tf.reshape(rstd, [1, 1, 1, 4]), [2, 3, 5, 1]);
+    const xm = tf.sub(x, mean);
+    const dys = tf.mul(dy, scale);
+    const cube = tf.mul(tf.mul(tf.mul(rstd, rstd), rstd), tf.scalar(-0.5));
+    const axes = [0, 1, 2];
+    const want = [
+      tf.mul(tf.mul(dy, tiled), scale),
+      tf.sum(tf.mul(tf.mul(rstd, tf.scalar(-1)), dys), axes),
+      tf.sum(tf.mul(tf.mul(cube, xm), dys), axes),
+      tf.sum(tf.mul(dy, tf.mul(xm, rstd)), axes),
+      tf.sum(dy, axes),
+    ];
+    for (let i = 0; i < want.length; i++) {
+      expect(grads[i]!.shape).toEqual(want[i]!.shape);
+      expect(Array.from(await grads[i]!.data())).toEqual(Array.from(await want[i]!.data()));
+    }
+    tf.dispose([x, dy, scale, offset, mean, variance, rstd, tiled, xm, dys, cube, ...want, ...grads]);
+  });
+});

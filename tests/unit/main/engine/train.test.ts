@@ -53,6 +53,8 @@ describe('training on voc-mini', () => {
       expect(existsSync(join(j.runDir, 'checkpoints', c, 'model.json')), c).toBe(true);
       expect(existsSync(join(j.runDir, 'checkpoints', c, 'weights.bin')), c).toBe(true);
     }
+    // best's ONNX export is made when best is saved, so the viewer's first segmentation need not wait.
+    expect(existsSync(join(j.runDir, 'checkpoints', 'best', 'model.onnx'))).toBe(true);
     const evaluation = JSON.parse(readFileSync(join(j.runDir, 'eval.json'), 'utf8'));
     expect(evaluation.epoch).toBe(state.bestEpoch);
     expect(evaluation.metrics.miou).toBeCloseTo(state.bestMiou!, 12);

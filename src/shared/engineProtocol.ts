@@ -47,6 +47,8 @@ export type EngineRequest =
   | { id: number; type: 'models' }
   | { id: number; type: 'doctor' }
   | { id: number; type: 'train'; job: TrainJob }
+  /** Writes a new run's folder and initial checkpoint without training it (the PyTorch engine trains it). */
+  | { id: number; type: 'prepare'; job: TrainJob }
   | { id: number; type: 'cancel' }
   | {
       id: number;
@@ -139,6 +141,8 @@ export type EngineResult = {
   models: ModelInfo[];
   doctor: Diagnosis;
   train: { status: 'done' | 'stopped-early' | 'cancelled'; epochs: number; bestMiou: number | null };
+  /** `normalization`: how the model scales its input (the registry's), which the PyTorch workers need. */
+  prepare: { runDir: string; normalization: string };
   cancel: { cancelling: boolean };
   predict: { written: string[] };
   eval: SegmentationMetrics;

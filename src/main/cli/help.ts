@@ -36,7 +36,8 @@ Usage:
                  [--split train] [--val-split val | --no-val] [--no-augment]
                  [--backend ${BACKEND_PREFERENCES.join('|')}] [--backbone-weights FILE.h5]
                  [--out RUN_DIR] [--init-from RUN_DIR[:best|last]] [--progress lines|json] [--json]
-  segscope train --resume RUN_DIR [--epochs N] [--progress lines|json] [--json]
+                 [--engine segscope|torch] [--nproc N] [--python PATH] [--device cpu|cuda] [--amp]
+  segscope train --resume RUN_DIR [--epochs N] [--engine torch --nproc N] [--progress lines|json] [--json]
   segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
                 [--backend B] [--json]
   segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
@@ -54,6 +55,10 @@ Usage:
                                 drafts a split with the run, then lists the images most in need of review
   segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
                                 the checkpoint as an ONNX file (opset 17) with its metadata
+  segscope job export RUN_DIR --out DIR [--nproc-per-node N] [--epochs N]
+                                a new or cancelled PyTorch run as a cluster job (torchrun run.sh, sbatch example)
+  segscope job import DIR --dataset DIR [--year Y]
+                                checks the run a job trained and adds it to the dataset's runs
   segscope doctor [--json]      backends, GPU adapters, optional packages, and why each was or was not used
 
 Every command answers --help. --year takes the folder name (VOC2012) or the year (2012).
@@ -111,6 +116,13 @@ ${numberFlagHelp()}
                            size are the default
   --progress lines|json    progress when not on a terminal: a line every 10 steps (default), or one JSON
                            object per step and per epoch on stderr
+  --engine segscope|torch  segscope (default): Segscope's own engine; torch: the PyTorch engine
+                           (python/segscope_torch) in a Python with torch, DDP across --nproc processes
+  --nproc N                PyTorch worker processes on this machine (default 1; gloo on cpu, NCCL on cuda)
+  --python PATH            the Python with torch (default: $SEGSCOPE_PYTHON, python3, /usr/bin/python3,
+                           python: the first that imports torch)
+  --device cpu|cuda        where the PyTorch workers train (default cpu)
+  --amp                    mixed precision on cuda
   --json                   print the result as JSON on stdout`,
   eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
 
@@ -161,7 +173,9 @@ images most in need of review first, with their scores.
   doctor: `Usage: segscope doctor [--json]
 
 Starts an engine as training would and reports each backend (in use, skipped and why, or not tried), the
-GPU adapters found (vendor, architecture, description, software or not) and the optional packages.
+GPU adapters found (vendor, architecture, description, software or not), the optional packages, and
+the PyTorch engine: the first Python that imports torch, its version and devices (CUDA GPUs by name and
+memory), under "torch" in the JSON.
   --json   print the diagnosis as JSON`,
   export: `Usage: segscope export --run RUN_DIR [--checkpoint best|last] --out MODEL.onnx [--json]
 
@@ -171,4 +185,18 @@ colours and the Segscope version in its metadata.
   --checkpoint best|last   default best, or last for a run without one
   --out FILE               where the .onnx file goes
   --json                   print what was written as JSON`,
+  job: `Usage: segscope job export RUN_DIR|RUN_DIR/config.json --out DIR [--nproc-per-node N] [--epochs N]
+       segscope job import DIR --dataset DATASET_DIR [--year Y]
+
+export writes a self-contained job for a cluster: the segscope_torch package, the run folder (its config,
+state and last checkpoint, the initial weights), run.sh for torchrun (--nnodes, --nproc_per_node, a c10d
+rendezvous at --rdzv_endpoint; NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID, DEVICE from the environment)
+taking the dataset folder as its argument, and job.sbatch, a Slurm example. The run is one started with
+--engine torch that is not done; one past epoch 0 resumes from its last checkpoint.
+import checks the run the job trained (ended, epochs 1..N once each, last checkpoint whole, the dataset's
+classes) and copies it, with the dataset's path, into the dataset's runs; nothing changes when a check fails.
+  --out DIR              the job folder (must not exist, or be empty)
+  --nproc-per-node N     run.sh's default workers per node (default 1)
+  --epochs N             train the job to N epochs (default the run's own)
+  --dataset DIR          the dataset the run is imported into`,
 };

@@ -13,6 +13,7 @@ import { draftCommand } from './commands/draft';
 import { evalRun } from './commands/evalRun';
 import { cam, type EngineStarter } from './commands/cam';
 import { exportCommand } from './commands/export';
+import { jobCommand } from './commands/job';
 import { parseServeArgs, serve } from './serve';
 import { rank } from './commands/rank';
 
@@ -52,6 +53,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     if (command === 'cam') return await cam(rest, deps.startEngine);
     if (command === 'rank') return await rank(rest, deps.startEngine);
     if (command === 'export') return await exportCommand(rest, deps.startEngine);
+    if (command === 'job') return await jobCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
   } catch (err) {
     if (err instanceof UsageError) {

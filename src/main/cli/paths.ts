@@ -12,3 +12,5 @@ export const rendererDir = resolve(here, '../renderer');
 export const engineEntry = resolve(here, 'engine.js');
 /** The worker-thread bundle that decodes label PNGs off the server's event loop. */
 export const labelDecoderEntry = resolve(here, 'labelDecoder.js');
+/** The PyTorch engine's Python package (python/segscope_torch), put on the workers' PYTHONPATH. */
+export const pythonDir = resolve(here, '../../python');

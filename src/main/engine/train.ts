@@ -34,6 +34,11 @@ export interface TrainHooks {
   progress(p: TrainProgress): void;
   cancelled(): boolean;
   backend: BackendName | null;
+  /**
+   * Prepare the run and return before the first batch: build the model (initFrom, backbone weights), write
+   * config.json, state.json and `last` at epoch 0. Another engine (PyTorch) then trains the run from it.
+   */
+  prepareOnly?: boolean;
 }
 
 export interface TrainOutcome {
@@ -61,7 +66,7 @@ function isEncoderLayer(spec: ModelSpec, name: string): boolean {
   return spec.backbone !== null && BACKBONES[spec.backbone].encoderLayer.test(name);
 }
 
-interface Batch {
+export interface Batch {
   x: tf.Tensor4D;
   y: tf.Tensor3D;
 }
@@ -75,6 +80,31 @@ function makeBatch(images: Uint8Array[], labels: Uint8Array[], size: number, spe
     const x = normalizeInput(tf.tensor4d(pixels, [images.length, size, size, 3]), spec.normalization);
     return { x, y: tf.tensor3d(ints, [labels.length, size, size], 'int32') };
   });
+}
+
+/** What a training step minimises; the PyTorch engine's twin (python/segscope_torch/losses.py) matches it. */
+export interface LossTerms {
+  /** Per-class weights `[classes]`, or none. */
+  weights?: tf.Tensor1D;
+  dice: boolean;
+  weightDecay: number;
+  /** The kernels the L2 penalty covers: the trained ones. */
+  kernels: tf.Variable[];
+}
+
+/**
+ * The training loss of `model` on `batch` (run in training mode): masked cross-entropy, plus soft Dice when
+ * asked, plus weightDecay / 2 · Σ‖kernel‖².
+ */
+export function trainingLoss(model: tfl.LayersModel, batch: Batch, terms: LossTerms): tf.Scalar {
+  const logits = model.apply(batch.x, { training: true }) as tf.Tensor4D;
+  let total = maskedCrossEntropy(logits, batch.y, terms.weights);
+  if (terms.dice) total = tf.add(total, softDiceLoss(logits, batch.y));
+  if (terms.weightDecay > 0 && terms.kernels.length) {
+    const l2 = tf.addN(terms.kernels.map((k) => tf.sum(tf.square(k))));
+    total = tf.add(total, tf.mul(l2, terms.weightDecay / 2));
+  }
+  return total as tf.Scalar;
 }
 
 /** Per-class weights: median frequency over each class's frequency (classes never seen get 0). */
@@ -355,6 +385,16 @@ async function newModel(
   return { model, state, startEpoch: 0 };
 }
 
+/**
+ * Writes a new run folder as training would start it (config.json, state.json, `last` at epoch 0 with the
+ * initial weights) and stops there, for the PyTorch engine to train: its twin keeps this checkpoint's
+ * topology and rewrites only the weights.
+ */
+export async function prepareRun(job: TrainJob, backend: BackendName | null): Promise<void> {
+  if (job.resume) throw new Error('a resumed run is already prepared');
+  await train(job, { progress: () => undefined, cancelled: () => false, backend, prepareOnly: true });
+}
+
 async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome> {
   const s = job.settings;
   const spec = getModelSpec(s.model);
@@ -375,6 +415,10 @@ async function trainRun(job: TrainJob, hooks: TrainHooks): Promise<TrainOutcome>
   const opened = job.resume ? await resumeModel(job, spec, hooks) : await newModel(job, spec, hooks);
   const { model, startEpoch } = opened;
   await writeState(job.runDir, opened.state);
+  if (hooks.prepareOnly) {
+    model.dispose();
+    return { status: 'done', epochs: 0, bestMiou: null };
+  }
   const lastBeat = performance.now();
 
   const optimizer = s.optimizer === 'adam' ? tf.train.adam(s.lr) : tf.train.momentum(s.lr, s.momentum);
@@ -481,16 +525,13 @@ async function trainEpoch(run: Run, epoch: number, lr: number): Promise<number[]
     let loss: number;
     try {
       const cost = optimizer.minimize(
-        () => {
-          const logits = model.apply(batch.x, { training: true }) as tf.Tensor4D;
-          let total = maskedCrossEntropy(logits, batch.y, run.weights);
-          if (s.dice) total = tf.add(total, softDiceLoss(logits, batch.y));
-          if (s.weightDecay > 0 && kernels.length) {
-            const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
-            total = tf.add(total, tf.mul(l2, s.weightDecay / 2));
-          }
-          return total as tf.Scalar;
-        },
+        () =>
+          trainingLoss(model, batch, {
+            weights: run.weights,
+            dice: s.dice,
+            weightDecay: s.weightDecay,
+            kernels,
+          }),
         true,
         vars,
       );

@@ -19,7 +19,7 @@ import { getModelSpec } from './models/registry';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
 import type { CheckpointName, DerivedPlace } from '../../shared/engineProtocol';
 import type { TrainJob } from '../../shared/training';
-import { train } from './train';
+import { prepareRun, train } from './train';
 import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
@@ -295,6 +295,11 @@ const HANDLERS: { [T in EngineRequest['type']]: (req: EngineRequestOf<T>) => Pro
       const { predictor: p, job } = await cachedPredictor(req.runDir, req.checkpoint, req.derived);
       return { layers: camLayers(p.model), defaultLayer: defaultCamLayer(p.model, job.settings.model) };
     });
+  },
+  prepare: async (req) => {
+    const on = await ensureBackend(req.job.settings.backend);
+    await prepareRun(req.job, on.name);
+    return { runDir: req.job.runDir, normalization: getModelSpec(req.job.settings.model).normalization };
   },
   train: trainRequest,
 };

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { describeAdapter } from '../../../shared/training';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
 import { usage } from '../args';
-import { engineEntry } from '../paths';
+import { findTorchPython } from '../../services/torchEngine';
+import { engineEntry, pythonDir } from '../paths';
 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = usage(() => parseArgs({ args: argv, options: { json: { type: 'boolean' } } }));
@@ -12,8 +13,13 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   try {
     await host.start('auto');
     const d = await host.request({ type: 'doctor' });
+    // The PyTorch engine (train --engine torch): the first Python that imports torch, and its devices.
+    const torch = await findTorchPython(pythonDir).then(
+      (t) => ({ found: true as const, command: t.python, ...t.info }),
+      (err: Error) => ({ found: false as const, error: err.message }),
+    );
     if (values.json) {
-      console.log(JSON.stringify(d, null, 2));
+      console.log(JSON.stringify({ ...d, torch }, null, 2));
       return 0;
     }
     console.log(`backend in use: ${d.backend.name}`);
@@ -26,6 +32,15 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     console.log('optional packages:');
     for (const p of d.packages)
       console.log(`  ${p.name.padEnd(26)} ${(p.version ?? '-').padEnd(8)} ${p.note}`);
+    console.log('PyTorch engine (train --engine torch):');
+    if (!torch.found) console.log(`  not available: ${torch.error}`);
+    else {
+      console.log(`  torch ${torch.torch} at ${torch.executable} (Python ${torch.python})`);
+      console.log(
+        `  devices: cpu${torch.gpus.map((g) => `, cuda:${g.index} ${g.name} (${(g.memoryBytes / 2 ** 30).toFixed(1)} GiB)`).join('')}`,
+      );
+      console.log(`  distributed: gloo ${torch.gloo ? 'yes' : 'no'}, nccl ${torch.nccl ? 'yes' : 'no'}`);
+    }
     return 0;
   } finally {
     host.kill('the command finished');

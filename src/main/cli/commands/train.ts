@@ -3,8 +3,8 @@
 // setting given it trains what the panel would start with on the backend found, and says so. Ctrl+C
 // cancels at the next batch, keeps the last checkpoint, marks the run cancelled and exits 130; a second
 // Ctrl+C stops the engine at once. CLI process.
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Events } from '../../../shared/api';
 import { WorkbenchError } from '../../../shared/errors';
@@ -19,13 +19,15 @@ import {
 } from '../../../shared/training';
 import type { Dataset } from '../../services/dataset';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
+import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
+import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
 import { RUN_FILES, RunFolder } from '../../common/runFolder';
 import type { CheckpointName } from '../../../shared/engineProtocol';
 import { TrainingService, type TrainingSession } from '../../services/training';
-import { usage, UsageError } from '../args';
+import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
-import { engineEntry } from '../paths';
+import { engineEntry, pythonDir } from '../paths';
 import type { EngineStarter } from './cam';
 
 /** Exit status of a run cancelled with Ctrl+C, as shells report a command ended by SIGINT. */
@@ -79,6 +81,11 @@ const OPTIONS = {
   progress: { type: 'string' },
   'init-from': { type: 'string' },
   json: { type: 'boolean' },
+  engine: { type: 'string' },
+  nproc: { type: 'string' },
+  python: { type: 'string' },
+  device: { type: 'string' },
+  amp: { type: 'boolean' },
 } as const;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -188,6 +195,23 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     throw new UsageError('--progress must be lines or json');
   const given = values.resume ? {} : givenSettings(v);
 
+  const engine = (values.engine as string | undefined) ?? 'segscope';
+  if (engine !== 'segscope' && engine !== 'torch') throw new UsageError('--engine must be segscope or torch');
+  const torchOnly = (['nproc', 'python', 'device', 'amp'] as const).filter((k) => values[k] !== undefined);
+  if (engine !== 'torch' && torchOnly.length)
+    throw new UsageError(`${torchOnly.map((k) => `--${k}`).join(', ')} apply to --engine torch`);
+  const nproc = intOption(values.nproc as string | undefined, 'nproc', 1, 1024) ?? 1;
+  const device = (values.device as string | undefined) ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  // Before any folder is made: a missing Python or torch is said at once, in plain words.
+  const torch =
+    engine === 'torch' ? await findTorchPython(pythonDir, values.python as string | undefined) : null;
+  if (torch && device === 'cuda' && !torch.info.cudaAvailable)
+    throw new UsageError(
+      `--device cuda: torch ${torch.info.torch} at ${torch.python} has no CUDA device ` +
+        `(${torch.info.cuda ? `built for CUDA ${torch.info.cuda}, but no GPU or driver is visible` : 'a CPU-only build'})`,
+    );
+
   let backboneWeights: string | null = null;
   if (values['backbone-weights'] !== undefined) {
     if (values.resume) throw new UsageError('--backbone-weights applies to a new run, not to --resume');
@@ -231,6 +255,41 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     );
     log(`backend ${info.name}: ${info.reason}`);
     if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
+
+    if (torch) {
+      // Segscope's engine only prepares the run (config, state, `last` at epoch 0); PyTorch trains it.
+      let job: TrainJob;
+      if (resuming) {
+        await assertNotRunning(resuming.dir);
+        const previous = await new RunFolder(resuming.dir).readConfig();
+        const epochs = resuming.epochs ?? previous.settings.epochs;
+        job = { ...previous, settings: { ...previous.settings, epochs }, runDir: resuming.dir, resume: true };
+        // The longer run is the run now: its config says so, for the panel and for a later resume.
+        if (epochs !== previous.settings.epochs) await new RunFolder(resuming.dir).writeConfig(job);
+      } else {
+        const settings = {
+          ...settingsFor(info.name, given).settings,
+          backend,
+          backboneWeights,
+          initFrom: initFrom?.dir ?? null,
+        };
+        training.makeJob(ds!, settings, '', false); // a bad split fails here, before any folder is made
+        let runDir: string;
+        if (values.out) {
+          runDir = resolve(values.out as string);
+          await mkdir(dirname(runDir), { recursive: true });
+        } else runDir = (await createRunDir(await safeRunsDir(ds!.root), settings.model)).dir;
+        job = training.makeJob(ds!, settings, runDir, false);
+      }
+      await mkdir(job.runDir, { recursive: true });
+      return await trainOnTorch(job, host, torch, {
+        nproc,
+        device: device as 'cpu' | 'cuda',
+        amp: !!values.amp,
+        json,
+        progressMode,
+      });
+    }
 
     let job: TrainJob;
     let chose: string | null = null;
@@ -291,5 +350,97 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
     host.kill('the command finished');
+  }
+}
+
+/**
+ * `train --engine torch`: Segscope's engine prepares a new run (config, state, `last` at epoch 0 with the
+ * initial weights), then PyTorch workers train it (services/torchEngine.ts). Ctrl+C cancels at the next
+ * batch on every worker; a second stops them at once.
+ */
+async function trainOnTorch(
+  job: TrainJob,
+  host: EngineHost,
+  torch: TorchPython,
+  o: { nproc: number; device: 'cpu' | 'cuda'; amp: boolean; json: boolean; progressMode: string },
+): Promise<number> {
+  const log = (line: string): void => void (o.json ? process.stderr : process.stdout).write(line + '\n');
+  const started = performance.now();
+  let normalization: string;
+  try {
+    const prepared = job.resume
+      ? null
+      : await host.request({ type: 'prepare', job: { ...job, settings: { ...job.settings } } });
+    // A resumed run's workers recorded the scaling they were given in its state.
+    const recorded = job.resume
+      ? ((
+          JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8').catch(() => '{}')) as {
+            normalization?: string;
+          }
+        ).normalization ?? null)
+      : null;
+    const scaling = prepared?.normalization ?? recorded;
+    if (!scaling)
+      throw new Error(`${job.runDir}: its state.json does not say how the PyTorch engine scaled the input`);
+    normalization = scaling;
+  } finally {
+    host.kill('the PyTorch engine trains the run');
+  }
+  const gpus = torch.info.gpus.map((g) => `${g.name} (${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB)`);
+  log(
+    `engine torch ${torch.info.torch} (${torch.python}, Python ${torch.info.python}) on ${o.device}` +
+      (o.device === 'cuda' ? `: ${gpus.join(', ')}` : '') +
+      `, ${o.nproc} process${o.nproc > 1 ? 'es' : ''}${o.nproc > 1 ? (o.device === 'cuda' ? ' (DDP, NCCL)' : ' (DDP, gloo)') : ''}`,
+  );
+  log(`run ${basename(job.runDir)} → ${job.runDir}`);
+  if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
+  const printProgress = progressPrinter(o.progressMode === 'json' ? 'json' : 'lines', o.json, log);
+  let firstStep = true;
+  const run = await startTorchRun({
+    python: torch.python,
+    packageDir: pythonDir,
+    runDir: job.runDir,
+    nproc: o.nproc,
+    device: o.device,
+    amp: o.amp,
+    normalization,
+    resume: job.resume,
+    onProgress: (p) => {
+      if (p.kind === 'step' && firstStep) {
+        firstStep = false;
+        log(`first step after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      }
+      printProgress(p);
+    },
+  });
+  let cancelled = false;
+  const onSigint = (): void => {
+    if (!cancelled) {
+      cancelled = true;
+      log('cancelling at the next batch… (Ctrl+C again to stop at once)');
+      run.cancel();
+      return;
+    }
+    log('stopping the workers now; the run keeps its last checkpoint');
+    run.kill();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await run.done;
+    if (o.json) console.log(JSON.stringify({ run: job.runDir, engine: 'torch', ...result }));
+    else
+      log(
+        `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
+      );
+    return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
+  } catch (err) {
+    if (cancelled) {
+      await markRunEnded(job.runDir, 'cancelled').catch(() => undefined);
+      log(`cancelled: the run keeps its last checkpoint in ${job.runDir}`);
+      return EXIT_CANCELLED;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }

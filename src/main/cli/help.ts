@@ -57,7 +57,7 @@ Classes, splits and their image counts, and how many images are labelled.
 Label problems (unreadable files, sizes that differ from the image, unknown indices) and the class pixel
 histogram. Exits 1 when there are problems.
   --year Y   the dataset of a VOCdevkit with several years (VOC2012 or 2012)
-  --json     print {problems, histogram} as JSON`,
+  --json     print {root, checked, problems, classes} as JSON: classes holds each class's pixels and images`,
   models: `Usage: segscope models [--layers] [--json]
 
 The models Segscope can train: id, parameters (21 classes), the input side proposed on a CPU and a GPU,
@@ -92,14 +92,16 @@ metrics.jsonl, checkpoints/{last,best}). Ctrl+C stops at the next batch and keep
   --progress lines|json    progress when not on a terminal: a line every 10 steps (default), or one JSON
                            object per step and per epoch on stderr
   --json                   print the result as JSON on stdout`,
-  eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
+  eval: `Usage: segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
+                     [--backend B] [--json]
 
 Evaluates a run's checkpoint on a split at full resolution and writes the run's eval.json.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --year Y                 VOC2012 or 2012
   --json                   print the metrics as JSON`,
-  predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last] [--json]
+  predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
+                        [--backend B] [--json]
 
 Segments an image or a folder of images into palette PNGs.
   --blend                  also write <name>_blend.jpg, the classes over the photo
@@ -120,7 +122,8 @@ Grad-CAM of one class as a jet overlay on the image.
   --backend B              auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
   --raw                    write the 0..1 map as a 16-bit grayscale PNG instead
   --json                   print {out, layer, method, class, width, height}`,
-  rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled] [--json]
+  rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
+                     [--checkpoint best|last] [--backend B] [--json]
 
 Drafts the images of a split that have no cached draft yet with the run's checkpoint, then lists the
 images most in need of review first, with their scores.

@@ -106,3 +106,35 @@ describe('segscope CLI, not on a terminal', () => {
     expect(state.status).toBe('done');
   }, 120_000);
 });
+
+describe('segscope CLI starts lazily', () => {
+  /** The modules `args` resolved, as the import log recorded them. */
+  function loaded(...args: string[]): string[] {
+    const log = join(tempDir(), 'imports.log');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', join(ROOT, 'tests/helpers/importLog.mjs'), join(ROOT, 'out/main/cli.js'), ...args],
+      { encoding: 'utf8', env: { ...process.env, SEGSCOPE_IMPORT_LOG: log } },
+    );
+    expect(r.status, r.stderr).toBeLessThanOrEqual(1);
+    return readFileSync(log, 'utf8').trim().split('\n');
+  }
+  const heavy = /@tensorflow|\/webgpu\/|onnxruntime|\/out\/main\/engine\.js|\/ws\/|\/zod\//;
+  const native = /\/sharp\//;
+
+  it('loads no tfjs, engine, server or native binding for --help, models and info', () => {
+    for (const args of [['--help'], ['models'], ['info', VOC_MINI_DEVKIT], ['check', '--help']]) {
+      const mods = loaded(...args);
+      expect(mods.length).toBeGreaterThan(0);
+      expect({ args, heavy: mods.filter((m) => heavy.test(m) || native.test(m)) }).toEqual({
+        args,
+        heavy: [],
+      });
+    }
+  });
+
+  it('loads no tfjs or engine for check', () => {
+    const mods = loaded('check', VOC_MINI_DEVKIT);
+    expect(mods.filter((m) => heavy.test(m))).toEqual([]);
+  });
+});

@@ -1,8 +1,8 @@
 // How long the CLI takes to answer: medians of 5 process runs (after one warm-up) of `--help`, `models`,
 // `info` and `check` on voc-mini, started the ways a user can start it, against the targets of issue 23
 // (--help < 0.3 s; models and info < 0.5 s). Run after `npx electron-vite build`:
-//   node bench/run.mjs bench/cli.bench.ts [--npx]
-// --npx also times `npx segscope --help` (npm's own start-up, about 2 s, dominates it).
+//   node bench/run.mjs bench/cli.bench.ts [npx]
+// npx also times `npx segscope --help` (npm's own start-up, about 2 s, dominates it).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { median, timeRuns } from './stats';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
       `${name.padEnd(26)}${`${viaBin.toFixed(2)} s`.padEnd(24)}${`${viaBundle.toFixed(2)} s`.padEnd(23)}${target}`,
     );
   }
-  if (argv.includes('--npx')) {
+  if (argv.includes('npx')) {
     const npx = await medianSeconds('npx', ['--no-install', 'segscope', '--help']);
     console.log(`npx segscope --help: ${npx.toFixed(2)} s`);
   }

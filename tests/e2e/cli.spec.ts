@@ -138,3 +138,15 @@ describe('segscope CLI starts lazily', () => {
     expect(mods.filter((m) => heavy.test(m))).toEqual([]);
   });
 });
+
+describe('segscope CLI starts quietly', () => {
+  it("sends the GPU binding's start-up messages to the log that doctor names", () => {
+    const logs = tempDir();
+    const { XDG_RUNTIME_DIR: _unset, ...env } = process.env;
+    const r = cliWith({ ...env, SEGSCOPE_LOG_DIR: logs }, 'doctor');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR|Warning: /);
+    expect(r.stdout).toContain(join(logs, 'engine.log'));
+    expect(readFileSync(join(logs, 'engine.log'), 'utf8')).toContain('XDG_RUNTIME_DIR');
+  });
+});

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { describeAdapter } from '../../../shared/training';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
+import { engineLogPath } from '../../services/engineLog';
 import { usage } from '../args';
 import { engineEntry } from '../paths';
 
@@ -13,7 +14,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     await host.start('auto');
     const d = await host.request({ type: 'doctor' });
     if (values.json) {
-      console.log(JSON.stringify(d, null, 2));
+      console.log(JSON.stringify({ ...d, log: engineLogPath() }, null, 2));
       return 0;
     }
     console.log(`backend in use: ${d.backend.name}`);
@@ -26,6 +27,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     console.log('optional packages:');
     for (const p of d.packages)
       console.log(`  ${p.name.padEnd(26)} ${(p.version ?? '-').padEnd(8)} ${p.note}`);
+    console.log(`the GPU binding's own start-up messages (none asks anything of you): ${engineLogPath()}`);
     return 0;
   } finally {
     host.kill('the command finished');

@@ -106,3 +106,51 @@ describe('segscope CLI, not on a terminal', () => {
     expect(state.status).toBe('done');
   }, 120_000);
 });
+
+describe('segscope CLI starts lazily', () => {
+  /** The modules `args` resolved, as the import log recorded them. */
+  function loaded(...args: string[]): string[] {
+    const log = join(tempDir(), 'imports.log');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', join(ROOT, 'tests/helpers/importLog.mjs'), join(ROOT, 'out/main/cli.js'), ...args],
+      { encoding: 'utf8', env: { ...process.env, SEGSCOPE_IMPORT_LOG: log } },
+    );
+    expect(r.status, r.stderr).toBeLessThanOrEqual(1);
+    return readFileSync(log, 'utf8').trim().split('\n');
+  }
+  const heavy = /@tensorflow|\/webgpu\/|onnxruntime|\/out\/main\/engine\.js|\/ws\//;
+  const native = /\/sharp\//;
+  // Commands that read a dataset parse its workspace files through schemas, so zod is theirs to load;
+  // the help and the model list read no file and load not even that.
+  const schemas = /\/zod\//;
+
+  it('loads no tfjs, engine, server or native binding for --help, models and info', () => {
+    for (const args of [['--help'], ['models'], ['info', VOC_MINI_DEVKIT], ['check', '--help']]) {
+      const mods = loaded(...args);
+      const readsFiles = args[0] === 'info';
+      expect(mods.length).toBeGreaterThan(0);
+      expect({
+        args,
+        heavy: mods.filter((m) => heavy.test(m) || native.test(m) || (!readsFiles && schemas.test(m))),
+      }).toEqual({ args, heavy: [] });
+    }
+  });
+
+  it('loads no tfjs or engine for check', () => {
+    const mods = loaded('check', VOC_MINI_DEVKIT);
+    expect(mods.filter((m) => heavy.test(m))).toEqual([]);
+  });
+});
+
+describe('segscope CLI starts quietly', () => {
+  it("sends the GPU binding's start-up messages to the log that doctor names", () => {
+    const logs = tempDir();
+    const { XDG_RUNTIME_DIR: _unset, ...env } = process.env;
+    const r = cliWith({ ...env, SEGSCOPE_LOG_DIR: logs }, 'doctor');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR|Warning: /);
+    expect(r.stdout).toContain(join(logs, 'engine.log'));
+    expect(readFileSync(join(logs, 'engine.log'), 'utf8')).toContain('XDG_RUNTIME_DIR');
+  });
+});

@@ -1,8 +1,8 @@
 // Inspect in a real Chromium over the browser transport, with runs trained by the built CLI: it opens
-// the newest run that finished an epoch (not a newer one that failed at once), falls back from best to
-// last for a run trained without validation and says so, and opens a run folder trained elsewhere,
-// which it only reads (its ONNX cache goes to the dataset's workspace). A run with a damaged steps file
-// is listed in the Train tab with the file named.
+// the best finished run (not a newer one cancelled after an epoch, nor one that failed at once), falls back
+// from best to last for a run trained without validation and says so, and opens a run folder trained
+// elsewhere, which it only reads (its ONNX cache goes to the dataset's workspace). A run with a damaged
+// steps file is listed in the Train tab with the file named.
 import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -69,6 +69,24 @@ beforeAll(async () => {
   const broken = join(runs, '2000-01-01T00-00-00-unet-small');
   cpSync(join(runs, ownRun), broken, { recursive: true });
   writeFileSync(join(broken, 'steps.jsonl'), 'null\n');
+  // A newer run cancelled after one epoch: it has a checkpoint, but the finished run is the one to show.
+  const cancelled = join(runs, '2098-01-01T00-00-00-unet-small');
+  mkdirSync(cancelled);
+  cpSync(join(runs, ownRun, 'config.json'), join(cancelled, 'config.json'));
+  cpSync(join(runs, ownRun, 'checkpoints'), join(cancelled, 'checkpoints'), { recursive: true });
+  writeFileSync(
+    join(cancelled, 'state.json'),
+    JSON.stringify({
+      status: 'cancelled',
+      epoch: 1,
+      bestMiou: null,
+      bestEpoch: null,
+      backend: 'wasm',
+      startedAt: '',
+      endedAt: '',
+      error: null,
+    }),
+  );
   [served, browser] = await Promise.all([
     startCli(['serve', '--dataset', root, '--port', '0'], { ...process.env, HOME: home }),
     launchChromium(),
@@ -82,9 +100,12 @@ afterAll(async () => {
 });
 
 describe('inspect', () => {
-  it('opens the newest run that learned, with last when it has no best, and says so', async () => {
+  it('opens the best finished run (not a newer cancelled one), with last when it has no best, and says so', async () => {
     await page.getByTestId('tab-inspect').click();
     await expect.poll(() => page.getByTestId('viewer-run').inputValue()).toBe(ownRun);
+    expect(await page.getByTestId('viewer-run-choice').textContent()).toContain(
+      `Showing ${ownRun}: the best finished run of 2`,
+    );
     const options = await page
       .getByTestId('viewer-run')
       .locator('option')

@@ -106,4 +106,28 @@ describe('editor session', () => {
     expect(await page.getByTestId('filter-split').inputValue()).toBe('train');
     await page.screenshot({ path: join(OUTPUT, 'session-restored.png') });
   });
+
+  it('keeps the review state right when "to do only" hides the image just marked reviewed', async () => {
+    await page.getByTestId('filter-split').selectOption('');
+    await page.getByTestId('filter-review').selectOption('todo');
+    await page.locator('[data-testid="image-item"][data-id="2011_000006"]').click();
+    await expect.poll(selectedId).toBe('2011_000006');
+    await loaded();
+    const before = await page.getByTestId('image-item').count();
+    const toggle = page.getByTestId('review-toggle');
+    expect(await toggle.textContent()).toContain('To review');
+    await toggle.click();
+    // The list hides the image; the editor, still on it, says what review.json says.
+    await expect.poll(() => page.getByTestId('image-item').count()).toBe(before - 1);
+    const review = () =>
+      (JSON.parse(readFileSync(join(root, '.segscope', 'review.json'), 'utf8')) as { done: string[] }).done;
+    await expect.poll(review).toContain('2011_000006');
+    await expect.poll(() => toggle.textContent()).toContain('Reviewed ✓');
+    await page.waitForTimeout(300); // a late list reload must not turn it back
+    expect(await toggle.textContent()).toContain('Reviewed ✓');
+    await toggle.click();
+    await expect.poll(review).not.toContain('2011_000006');
+    await expect.poll(() => toggle.textContent()).toContain('To review');
+    await page.getByTestId('filter-review').selectOption('');
+  });
 });

@@ -53,11 +53,12 @@ describe('training panel', () => {
     await expect
       .poll(() => page.getByTestId('train-ended').textContent(), { timeout: 120_000 })
       .toContain('done');
-    expect(Number(await curves.getAttribute('data-epochs'))).toBe(4);
+    // "done" shows before the run list and the curves have caught up on a busy machine: poll for each.
+    await expect.poll(async () => Number(await curves.getAttribute('data-epochs'))).toBe(4);
 
     const run = page.getByTestId('run-item').first();
-    expect(await run.getAttribute('data-status')).toBe('done');
-    expect(await run.getByTestId('run-checkpoints').textContent()).toContain('last');
+    await expect.poll(() => run.getAttribute('data-status')).toBe('done');
+    await expect.poll(() => run.getByTestId('run-checkpoints').textContent()).toContain('last');
     await expect.poll(() => page.getByTestId('per-class-iou').isVisible()).toBe(true);
     await page.screenshot({ path: join(OUTPUT, 'training.png'), fullPage: true });
 
@@ -72,6 +73,8 @@ describe('training panel', () => {
     await expect.poll(() => exportButton.textContent(), { timeout: 60_000 }).toContain('Exported');
     const onnx = await exportButton.getAttribute('title');
     expect(['best', 'last'].map((c) => join(dir, 'export', `${id}-${c}.onnx`))).toContain(onnx);
+    // The path is shown as text too, not only in the tooltip.
+    await expect.poll(() => page.getByTestId('run-exported').textContent()).toContain(onnx!);
     expect(readFileSync(onnx!).subarray(0, 2)).toEqual(Buffer.from([0x08, 0x08])); // ModelProto.ir_version = 8
   });
 

@@ -1,5 +1,5 @@
 // The help of `segscope` and of each of its commands, printed for `--help` / `-h`. CLI process.
-import { CHECKPOINTS_DIR, RUN_FILES } from '../common/runFolder';
+import { CHECKPOINTS_DIR, RUN_FILES } from '../common/runLayout';
 import { BACKEND_PREFERENCES } from '../../shared/backends';
 import { CAM_METHODS, DEFAULT_CAM_METHOD } from '../../shared/camMethods';
 import {
@@ -85,7 +85,7 @@ Classes, splits and their image counts, and how many images are labelled.
 Label problems (unreadable files, sizes that differ from the image, unknown indices) and the class pixel
 histogram. Exits 1 when there are problems.
   --year Y   the dataset of a VOCdevkit with several years (VOC2012 or 2012)
-  --json     print {problems, histogram} as JSON`,
+  --json     print {root, checked, problems, classes} as JSON: classes holds each class's pixels and images`,
   models: `Usage: segscope models [--layers] [--json]
 
 The models Segscope can train: id, parameters (21 classes), the input side proposed on a CPU and a GPU,
@@ -124,14 +124,16 @@ ${numberFlagHelp()}
   --device cpu|cuda        where the PyTorch workers train (default cpu)
   --amp                    mixed precision on cuda
   --json                   print the result as JSON on stdout`,
-  eval: `Usage: segscope eval --dataset DIR --run RUN_DIR [--split val] [--checkpoint best|last] [--json]
+  eval: `Usage: segscope eval --dataset DIR [--year Y] --run RUN_DIR [--split val] [--checkpoint best|last]
+                     [--backend B] [--json]
 
 Evaluates a run's checkpoint on a split at full resolution and writes the run's ${RUN_FILES.eval}.
   --checkpoint best|last   default best, or last for a run without one (it says so)
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --year Y                 VOC2012 or 2012
   --json                   print the metrics as JSON`,
-  predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last] [--json]
+  predict: `Usage: segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend] [--checkpoint best|last]
+                        [--backend B] [--json]
 
 Segments an image or a folder of images into palette PNGs.
   --blend                  also write <name>_blend.jpg, the classes over the photo
@@ -160,7 +162,8 @@ Grad-CAM of one class as a jet overlay on the image.
   --backend B              ${BACKEND_PREFERENCES.join('|')}
   --raw                    write the 0..1 map as a 16-bit grayscale PNG instead
   --json                   print {out, layer, method, class, width, height}`,
-  rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled] [--json]
+  rank: `Usage: segscope rank --run RUN_DIR [--split S] [--by disagreement|uncertainty|unlabelled]
+                     [--checkpoint best|last] [--backend B] [--json]
 
 Drafts the images of a split that have no cached draft yet with the run's checkpoint, then lists the
 images most in need of review first, with their scores.
@@ -189,10 +192,10 @@ colours and the Segscope version in its metadata.
        segscope job import DIR --dataset DATASET_DIR [--year Y]
 
 export writes a self-contained job for a cluster: the segscope_torch package, the run folder (its config,
-state and last checkpoint, the initial weights), run.sh for torchrun (--nnodes, --nproc_per_node, a c10d
-rendezvous at --rdzv_endpoint; NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID, DEVICE from the environment)
-taking the dataset folder as its argument, and job.sbatch, a Slurm example. The run is one started with
---engine torch that is not done; one past epoch 0 resumes from its last checkpoint.
+state and last checkpoint, the initial weights), run.sh for torchrun (nodes, workers per node and a c10d
+rendezvous endpoint from NNODES, NPROC_PER_NODE, RDZV_ENDPOINT, RDZV_ID and DEVICE in the environment)
+taking the dataset folder as its argument, and job.sbatch, a Slurm example. The run is one the PyTorch
+engine started that is not done; one past epoch 0 resumes from its last checkpoint.
 import checks the run the job trained (ended, epochs 1..N once each, last checkpoint whole, the dataset's
 classes) and copies it, with the dataset's path, into the dataset's runs; nothing changes when a check fails.
   --out DIR              the job folder (must not exist, or be empty)

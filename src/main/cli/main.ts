@@ -1,26 +1,38 @@
 // The `segscope` command line. Every command runs over the same services as the app. CLI process.
+// Each command's module is imported only when that command runs, so that `--help`, `models` and `info`
+// answer without loading sharp, the server, tfjs or a native binding (bench/cli.bench.mjs times them).
 import { UsageError } from './args';
 import { COMMAND_HELP, HELP } from './help';
-import { launch } from './launch';
-import { check } from './commands/check';
-import { evalMasks } from './commands/evalMasks';
-import { info } from './commands/info';
-import { modelsCommand } from './commands/models';
-import { doctorCommand } from './commands/doctor';
-import { trainCommand } from './commands/train';
-import { predict } from './commands/predict';
-import { draftCommand } from './commands/draft';
-import { evalRun } from './commands/evalRun';
-import { cam, type EngineStarter } from './commands/cam';
-import { exportCommand } from './commands/export';
-import { jobCommand } from './commands/job';
-import { parseServeArgs, serve } from './serve';
-import { rank } from './commands/rank';
+import type { EngineStarter } from './commands/cam';
 
 /** What the CLI starts that tests replace: the engine process (by default the built `out/main/engine.js`). */
 export interface CliDeps {
   startEngine?: EngineStarter;
 }
+
+type Command = (rest: string[], deps: CliDeps) => Promise<number>;
+
+/** Each command, by name; a command's module loads on first use. */
+const COMMANDS: Record<string, Command> = {
+  serve: async (rest) => {
+    const { parseServeArgs, serve } = await import('./serve');
+    await serve(parseServeArgs(rest));
+    return new Promise<number>(() => {}); // serve until stopped by a signal
+  },
+  info: async (rest) => (await import('./commands/info')).info(rest),
+  check: async (rest) => (await import('./commands/check')).check(rest),
+  models: async (rest) => (await import('./commands/models')).modelsCommand(rest),
+  doctor: async (rest) => (await import('./commands/doctor')).doctorCommand(rest),
+  train: async (rest, deps) => (await import('./commands/train')).trainCommand(rest, deps.startEngine),
+  predict: async (rest) => (await import('./commands/predict')).predict(rest),
+  eval: async (rest) => (await import('./commands/evalRun')).evalRun(rest),
+  'eval-masks': async (rest) => (await import('./commands/evalMasks')).evalMasks(rest),
+  cam: async (rest, deps) => (await import('./commands/cam')).cam(rest, deps.startEngine),
+  rank: async (rest, deps) => (await import('./commands/rank')).rank(rest, deps.startEngine),
+  export: async (rest, deps) => (await import('./commands/export')).exportCommand(rest, deps.startEngine),
+  draft: async (rest, deps) => (await import('./commands/draft')).draftCommand(rest, deps.startEngine),
+  job: async (rest) => (await import('./commands/job')).jobCommand(rest),
+};
 
 /** Runs the CLI; resolves to the exit status. Long-running commands resolve only when stopped. */
 export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
@@ -36,25 +48,13 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
       console.log(appVersion);
       return 0;
     }
-    if (command === undefined || command.startsWith('-')) return await launch(parseServeArgs(argv));
-    if (command === 'serve') {
-      await serve(parseServeArgs(rest));
-      return new Promise<number>(() => {}); // serve until stopped by a signal
+    if (command === undefined || command.startsWith('-')) {
+      const [{ launch }, { parseServeArgs }] = await Promise.all([import('./launch'), import('./serve')]);
+      return await launch(parseServeArgs(argv));
     }
-    if (command === 'info') return await info(rest);
-    if (command === 'check') return await check(rest);
-    if (command === 'models') return await modelsCommand(rest);
-    if (command === 'doctor') return await doctorCommand(rest);
-    if (command === 'train') return await trainCommand(rest, deps.startEngine);
-    if (command === 'predict') return await predict(rest);
-    if (command === 'draft') return await draftCommand(rest, deps.startEngine);
-    if (command === 'eval') return await evalRun(rest);
-    if (command === 'eval-masks') return await evalMasks(rest);
-    if (command === 'cam') return await cam(rest, deps.startEngine);
-    if (command === 'rank') return await rank(rest, deps.startEngine);
-    if (command === 'export') return await exportCommand(rest, deps.startEngine);
-    if (command === 'job') return await jobCommand(rest);
-    throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new UsageError(`unknown command ${JSON.stringify(command)}; see segscope --help`);
+    return await run(rest, deps);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`segscope: ${err.message}`);

@@ -1,8 +1,10 @@
-// Where the built app lives, found from the CLI bundle's own location (out/main/cli.js).
+// Where the built app lives, found from the CLI bundle's own location (out/main/cli.js, or one of its
+// lazily loaded chunks in out/main/chunks/).
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const here = basename(dir) === 'chunks' ? dirname(dir) : dir;
 
 /** The project folder: Electron is started on it, and its package.json points at out/main. */
 export const appDir = resolve(here, '../..');

@@ -1,22 +1,6 @@
-// The run folder: the one owner of its layout and of reading and writing its files, for the engine,
-// the services and the CLI (and the layout the PyTorch engine writes too). Plain Node; any process.
-//
-// Layout of a run folder `<run>/` (a dataset's own runs live in `<dataset>/.segscope/runs/<id>/`):
-//
-//   config.json                 the TrainJob the run was started with (settings, dataset, ids); written
-//                               once at the start, after state.json, and read to resume, infer and export
-//   state.json                  RunState: status, last completed epoch, best, owner pid/host/heartbeat
-//   metrics.jsonl               one EpochRecord a line, appended after each epoch
-//   steps.jsonl                 one StepsRecord a line ({epoch, steps, losses}), appended after each epoch
-//   eval.json                   RunEvaluation of the best checkpoint
-//   checkpoints/last/           model.json + weights.bin (tfjs layers format): the resume point
-//   checkpoints/best/           the same, of the epoch with the best validation mIoU
-//   checkpoints/<name>/model.onnx, model.onnx.stamp
-//                               the ONNX Runtime cache of that checkpoint and what it was made from
-//   export/<run-id>-<name>.onnx what `runs:export` writes
-//
-// The ONNX cache and the exports are derived files: for a run attached from elsewhere (only read), they
-// go to `<dataset>/.segscope/attached/<run-id>/` instead, in the same layout (see `derivedLayout`).
+// The run folder: the one owner of reading and writing its files, for the engine, the services and the
+// CLI (and the layout the PyTorch engine writes too); the names and the layout are in runLayout.ts.
+// Plain Node; any process.
 //
 // jsonl files are appended, so a kill can leave the last line cut short: such a line is skipped.
 // A line that parses but has the wrong shape, or a JSON file of the wrong shape, is a problem that
@@ -27,26 +11,9 @@ import { WorkbenchError } from '../../shared/errors';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import type { EpochRecord, RunEvaluation, RunState, TrainJob } from '../../shared/training';
 import { Confined } from './confine';
+import { CHECKPOINT_FILES, CHECKPOINT_NAMES, CHECKPOINTS_DIR, EXPORT_DIR, RUN_FILES } from './runLayout';
 
-/** File names at the top of a run folder. */
-export const RUN_FILES = {
-  config: 'config.json',
-  state: 'state.json',
-  metrics: 'metrics.jsonl',
-  steps: 'steps.jsonl',
-  eval: 'eval.json',
-} as const;
-
-/** The folder of checkpoints, and the files of one checkpoint. */
-export const CHECKPOINTS_DIR = 'checkpoints';
-export const CHECKPOINT_FILES = {
-  model: 'model.json',
-  weights: 'weights.bin',
-  onnx: 'model.onnx',
-  onnxStamp: 'model.onnx.stamp',
-} as const;
-export const CHECKPOINT_NAMES: readonly CheckpointName[] = ['last', 'best'];
-export const EXPORT_DIR = 'export';
+export { CHECKPOINT_FILES, CHECKPOINT_NAMES, CHECKPOINTS_DIR, EXPORT_DIR, RUN_FILES };
 
 /** One line of `steps.jsonl`: every batch loss of one epoch. */
 export interface StepsRecord {

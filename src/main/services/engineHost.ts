@@ -9,6 +9,7 @@ import type { ItemsProgress } from '../../shared/engineProtocol';
 import type { EngineStatus } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
 import { engineEnvironment } from './engineEnv';
+import { routeEngineStderr } from './engineLog';
 
 /** The running engine process, whichever way it was started. */
 export interface EngineProcess {
@@ -53,9 +54,11 @@ export function forkSpawner(entry: string): EngineSpawner {
   return () => {
     const child = fork(entry, [], {
       env: engineEnvironment(),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // stderr is piped so that the GPU binding's start-up noise goes to a log file (engineLog.ts).
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
+    if (child.stderr) routeEngineStderr(child.stderr);
     return {
       // A send to an engine that just died fails; its exit is reported by onExit, so the error is dropped.
       send: (m) => void (child.connected && child.send(m, () => undefined)),

@@ -3,9 +3,8 @@
 // rebuilt when the label is newer. Plain Node, main process.
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic } from '../common/atomicFile';
-import { THUMB_SIZE } from './imageFiles';
+import { loadSharp, THUMB_SIZE } from './imageFiles';
 import { decodeLabelFile } from './labels';
 
 const inFlight = new Map<string, Promise<string>>();
@@ -34,6 +33,7 @@ async function make(label: string, cache: string, palette: Uint8Array): Promise<
     rgb[i * 3 + 1] = palette[c + 1]!;
     rgb[i * 3 + 2] = palette[c + 2]!;
   }
+  const sharp = await loadSharp();
   const bytes = await sharp(rgb, { raw: { width: map.width, height: map.height, channels: 3 } })
     .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true, kernel: 'nearest' })
     .png()

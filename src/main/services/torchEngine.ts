@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { RUN_FILES } from '../common/runLayout';
 import type { EpochRecord, RunState, TrainProgress } from '../../shared/training';
 import { writeJsonAtomic } from '../common/atomicFile';
 
@@ -191,7 +192,7 @@ export async function startTorchRun(o: TorchRunOptions): Promise<TorchRun> {
   const workers: { child: ChildProcess; tail: string[] }[] = [];
   let cancelling = false;
   let failure: Error | null = null;
-  const metricsPath = join(o.runDir, 'metrics.jsonl');
+  const metricsPath = join(o.runDir, RUN_FILES.metrics);
   // Epoch records come from the run folder, as any reader of the run sees them.
   let seenRecords = existsSync(metricsPath)
     ? (await readFile(metricsPath, 'utf8')).split('\n').filter((l) => l.trim()).length
@@ -283,7 +284,7 @@ export async function startTorchRun(o: TorchRunOptions): Promise<TorchRun> {
   const done = Promise.all(exits).then(async () => {
     clearInterval(poll);
     await pollMetrics();
-    const statePath = join(o.runDir, 'state.json');
+    const statePath = join(o.runDir, RUN_FILES.state);
     const state = await readState(statePath);
     if (failure) {
       await writeJsonAtomic(statePath, {

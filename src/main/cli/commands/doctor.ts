@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { describeAdapter } from '../../../shared/training';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
+import { engineLogPath } from '../../services/engineLog';
 import { usage } from '../args';
 import { findTorchPython } from '../../services/torchEngine';
 import { engineEntry, pythonDir } from '../paths';
@@ -19,7 +20,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
       (err: Error) => ({ found: false as const, error: err.message }),
     );
     if (values.json) {
-      console.log(JSON.stringify({ ...d, torch }, null, 2));
+      console.log(JSON.stringify({ ...d, torch, log: engineLogPath() }, null, 2));
       return 0;
     }
     console.log(`backend in use: ${d.backend.name}`);
@@ -41,6 +42,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
       );
       console.log(`  distributed: gloo ${torch.gloo ? 'yes' : 'no'}, nccl ${torch.nccl ? 'yes' : 'no'}`);
     }
+    console.log(`the GPU binding's own start-up messages (none asks anything of you): ${engineLogPath()}`);
     return 0;
   } finally {
     host.kill('the command finished');

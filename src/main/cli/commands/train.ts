@@ -374,14 +374,16 @@ async function trainOnTorch(
     // A resumed run's workers recorded the scaling they were given in its state.
     const recorded = job.resume
       ? ((
-          JSON.parse(await readFile(join(job.runDir, 'state.json'), 'utf8').catch(() => '{}')) as {
+          JSON.parse(await readFile(join(job.runDir, RUN_FILES.state), 'utf8').catch(() => '{}')) as {
             normalization?: string;
           }
         ).normalization ?? null)
       : null;
     const scaling = prepared?.normalization ?? recorded;
     if (!scaling)
-      throw new Error(`${job.runDir}: its state.json does not say how the PyTorch engine scaled the input`);
+      throw new Error(
+        `${job.runDir}: its ${RUN_FILES.state} does not say how the PyTorch engine scaled the input`,
+      );
     normalization = scaling;
   } finally {
     host.kill('the PyTorch engine trains the run');

@@ -1,7 +1,7 @@
 // The open dataset and its image list. The list is virtual: pages are fetched as they scroll into
 // view and kept in a cache, so 17k images never cross the transport at once. Renderer.
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef, triggerRef } from 'vue';
+import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
 import type {
   DatasetSummary,
   FolderListing,
@@ -32,9 +32,24 @@ export const useDatasetStore = defineStore('dataset', () => {
   /** Set when the folder opened holds several datasets (a VOCdevkit with several years). */
   const choice = ref<{ folder: string; years: string[] } | null>(null);
 
+  /**
+   * The selected image's row as last seen in the list. A filter can hide the image the editor still
+   * shows (marking it reviewed under "to do only"); its row, and its review status, must stay right.
+   */
+  const lastSelected = shallowRef<ImageItem | null>(null);
+  // While a reload is under way the old index can point at another image's row: only a row whose id
+  // is the selected id counts.
+  const listedSelected = (): ImageItem | undefined => {
+    const item = selectedIndex.value < 0 ? undefined : itemAt(selectedIndex.value);
+    return item && item.id === selectedId.value ? item : undefined;
+  };
   const selected = computed<ImageItem | null>(() => {
-    if (selectedIndex.value < 0) return null;
-    return itemAt(selectedIndex.value) ?? null;
+    const listed = listedSelected();
+    if (listed) return listed;
+    return lastSelected.value && lastSelected.value.id === selectedId.value ? lastSelected.value : null;
+  });
+  watch(listedSelected, (item) => {
+    if (item) lastSelected.value = item;
   });
 
   function itemAt(index: number): ImageItem | undefined {
@@ -238,6 +253,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   async function setReview(id: string, status: ReviewStatus): Promise<void> {
     try {
       await api()['dataset:setReview']({ ids: [id], status });
+      if (lastSelected.value?.id === id) lastSelected.value = { ...lastSelected.value, review: status };
     } catch (err) {
       app.report(err);
     }
@@ -275,6 +291,7 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   /** Updates one row in place after its label or review status changed. */
   function patchItem(id: string, change: Partial<ImageItem>): void {
+    if (lastSelected.value?.id === id) lastSelected.value = { ...lastSelected.value, ...change };
     for (const items of pages.value.values()) {
       const i = items.findIndex((item) => item.id === id);
       if (i >= 0) {

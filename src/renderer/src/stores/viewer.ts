@@ -4,6 +4,7 @@ import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { CamMethod, CamResult, LabelData, SegmentResult } from '../../../shared/api';
 import type { ModelInfo } from '../../../shared/engineProtocol';
+import { inspectableRuns, runToInspect } from '../../../shared/runChoice';
 import type { RunSummary } from '../../../shared/training';
 import { DEFAULT_CAM_METHOD } from '../../../shared/camMethods';
 import { api } from '../api';
@@ -49,7 +50,10 @@ export const useViewerStore = defineStore('viewer', () => {
   /** The default layer, as the model defines it: its last encoder conv (VGG16's block5_conv3). */
   const defaultLayer = computed(() => model.value?.camLayer ?? layers.value.at(-1) ?? null);
   /** Runs with a checkpoint that learned something: at least one finished epoch. Newest first. */
-  const usableRuns = computed(() => runs.value.filter((r) => r.state.epoch > 0 && (r.hasBest || r.hasLast)));
+  const usableRuns = computed(() => inspectableRuns(runs.value));
+  /** The run the viewer chose by itself, and why; shown while that run is the one shown. */
+  const chosen = ref<{ id: string; why: string } | null>(null);
+  const choiceNote = computed(() => (chosen.value?.id === runId.value ? chosen.value.why : null));
   /** Says so when the run has no `best` (it trained without validation) and `last` is shown instead. */
   const checkpointNote = computed(() =>
     run.value && !run.value.hasBest
@@ -62,8 +66,11 @@ export const useViewerStore = defineStore('viewer', () => {
   async function init(): Promise<void> {
     try {
       [runs.value, models.value] = await Promise.all([api()['runs:list']({}), api()['models:list']({})]);
-      if (!runId.value || !usableRuns.value.some((r) => r.id === runId.value))
-        runId.value = usableRuns.value[0]?.id ?? null;
+      if (!runId.value || !usableRuns.value.some((r) => r.id === runId.value)) {
+        const pick = runToInspect(runs.value);
+        chosen.value = pick && { id: pick.run.id, why: pick.why };
+        runId.value = pick?.run.id ?? null;
+      }
       fitCheckpoint();
     } catch (err) {
       app.report(err);
@@ -179,6 +186,7 @@ export const useViewerStore = defineStore('viewer', () => {
     runId,
     checkpoint,
     checkpointNote,
+    choiceNote,
     sweepOf,
     run,
     state,

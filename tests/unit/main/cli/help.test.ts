@@ -4,10 +4,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { COMMAND_HELP, HELP } from '../../../../src/main/cli/help';
 import { main } from '../../../../src/main/cli/main';
 import { MODEL_CATALOG } from '../../../../src/shared/modelCatalog';
 import { captureConsole } from '../../../helpers/console';
-import { tempDir } from '../../../helpers/data';
+import { tempDir, VOC_MINI } from '../../../helpers/data';
 import { vocMiniJob } from '../../../helpers/runs';
 
 afterEach(() => vi.restoreAllMocks());
@@ -107,5 +108,42 @@ describe('segscope train --resume', () => {
     expect(err.join('\n')).toContain('only --epochs may change (drop --lr)');
     expect(await main(['train', '--resume', join(tempDir(), 'nope')])).toBe(2);
     expect(err.join('\n')).toContain('not a Segscope run');
+  });
+});
+
+describe('help agrees with the commands', () => {
+  /** The flags a help text names, `--help` aside. */
+  const flagsIn = (text: string) =>
+    new Set(
+      [...text.replace(/see segscope \w+ --[a-z-]+|segscope cam --layer/g, '').matchAll(/--[a-z][a-z-]*/g)]
+        .map((m) => m[0])
+        .filter((f) => f !== '--help'),
+    );
+
+  it('names in each usage line every flag its help describes (unless the line says [options])', () => {
+    for (const [cmd, text] of Object.entries(COMMAND_HELP)) {
+      const blank = text.indexOf('\n\n');
+      const usageLines = text.slice(0, blank);
+      if (usageLines.includes('[options]')) continue;
+      const missing = [...flagsIn(text.slice(blank))].filter((f) => !flagsIn(usageLines).has(f));
+      expect({ cmd, missing }).toEqual({ cmd, missing: [] });
+    }
+  });
+
+  it('names in the overview every flag of each command', () => {
+    for (const [cmd, text] of Object.entries(COMMAND_HELP)) {
+      const overview = HELP.split(/\n(?= {2}segscope )|\n\n/)
+        .filter((entry) => entry.startsWith(`  segscope ${cmd} `))
+        .join('\n');
+      const missing = [...flagsIn(text)].filter((f) => !flagsIn(overview).has(f));
+      expect({ cmd, missing }).toEqual({ cmd, missing: [] });
+    }
+  });
+
+  it('promises the keys that check --json prints', async () => {
+    const promised = /print \{([^}]*)\} as JSON/.exec(COMMAND_HELP.check!)![1]!.split(/,\s*/);
+    const { out } = captureConsole();
+    await main(['check', VOC_MINI, '--json']);
+    expect(Object.keys(JSON.parse(out.join('\n')) as object).sort()).toEqual(promised.sort());
   });
 });

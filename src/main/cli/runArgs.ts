@@ -1,9 +1,11 @@
 // What the commands that use a trained run share: reading its config and starting an engine. CLI process.
-import { resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
 import { RunFolder } from '../common/runFolder';
 import type { CheckpointName } from '../../shared/engineProtocol';
 import { BACKEND_PREFERENCES, type BackendPreference, type TrainJob } from '../../shared/training';
 import { EngineHost, forkSpawner } from '../services/engineHost';
+import { IMAGE_EXTENSIONS } from '../services/vocFolder';
 import { UsageError } from './args';
 import { engineEntry } from './paths';
 
@@ -67,4 +69,40 @@ export async function resolveCheckpoint(dir: string, value: string | undefined):
 export function itemProgress(verb: string, done: number, total: number, every = 10): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${verb} ${done}/${total}${done === total ? '\n' : ''}`);
   else if (done % every === 0 || done === total) process.stderr.write(`${verb} ${done}/${total}\n`);
+}
+
+/** The image files `--input` names: one file, or the jpg, jpeg and png files of a folder, sorted. */
+export async function inputFiles(input: string): Promise<string[]> {
+  const path = resolve(input);
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new UsageError(`--input ${path}: no such file or folder`);
+  if (info.isFile()) return [path];
+  const names = (await readdir(path)).filter((n) =>
+    (IMAGE_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase()),
+  );
+  if (names.length === 0) throw new UsageError(`--input ${path}: holds no jpg, jpeg or png images`);
+  return names.sort().map((n) => join(path, n));
+}
+
+/** The flags of the commands that apply a run's checkpoint to images (predict, draft). */
+export const IMAGE_RUN_OPTIONS = {
+  run: { type: 'string' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  checkpoint: { type: 'string' },
+  backend: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** What those flags name, checked: the run and its job, the checkpoint, the images and the output folder. */
+export async function imageRunArgs(
+  command: string,
+  values: { run?: string; input?: string; out?: string; checkpoint?: string },
+): Promise<{ dir: string; job: TrainJob; checkpoint: CheckpointName; files: string[]; outDir: string }> {
+  if (!values.input) throw new UsageError(`${command} needs --input IMG|DIR`);
+  if (!values.out) throw new UsageError(`${command} needs --out DIR`);
+  const { dir, job } = await runFromArgs(values.run);
+  const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
+  const files = await inputFiles(values.input);
+  return { dir, job, checkpoint, files, outDir: resolve(values.out) };
 }

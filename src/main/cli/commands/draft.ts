@@ -2,16 +2,15 @@
 // draft exactly as the editor shows it (the engine's probabilities refined against the image by
 // shared/draftRefine) as an 8-bit palette PNG at the image's size. CLI process.
 import { mkdir } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { draftUncertainty } from '../../../shared/draftRefine';
 import { encodeLabelPng } from '../../../shared/labelPng';
 import { writeFileAtomic } from '../../common/atomicFile';
 import { refinedDraft } from '../../services/drafts';
-import { usage, UsageError } from '../args';
-import { backendOption, runFromArgs, resolveCheckpoint, itemProgress, startEngine } from '../runArgs';
+import { usage } from '../args';
+import { backendOption, imageRunArgs, IMAGE_RUN_OPTIONS, itemProgress, startEngine } from '../runArgs';
 import type { EngineStarter } from './cam';
-import { inputFiles } from './predict';
 
 /** What `--json` prints. */
 export interface DraftJson {
@@ -35,22 +34,10 @@ export async function draftCommand(argv: string[], start: EngineStarter = startE
   const { values } = usage(() =>
     parseArgs({
       args: argv,
-      options: {
-        run: { type: 'string' },
-        input: { type: 'string' },
-        out: { type: 'string' },
-        checkpoint: { type: 'string' },
-        backend: { type: 'string' },
-        json: { type: 'boolean' },
-      },
+      options: IMAGE_RUN_OPTIONS,
     }),
   );
-  if (!values.input) throw new UsageError('draft needs --input IMG|DIR');
-  if (!values.out) throw new UsageError('draft needs --out DIR');
-  const { dir, job } = await runFromArgs(values.run);
-  const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
-  const files = await inputFiles(values.input);
-  const outDir = resolve(values.out);
+  const { dir, job, checkpoint, files, outDir } = await imageRunArgs('draft', values);
   const palette = Uint8Array.from(job.colormap);
   const host = await start(backendOption(values.backend));
   const src = { runId: basename(dir), runDir: dir, checkpoint, job };

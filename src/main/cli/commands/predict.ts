@@ -1,45 +1,17 @@
 // `segscope predict --run RUN_DIR --input IMG|DIR --out DIR [--blend]`: segments images with a trained
 // run and writes palette PNGs (and blends at alpha 0.7). CLI process.
-import { readdir, stat } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { IMAGE_EXTENSIONS } from '../../services/vocFolder';
-import { usage, UsageError } from '../args';
-import { backendOption, resolveCheckpoint, itemProgress, runFromArgs, startEngine } from '../runArgs';
-
-/** The image files `--input` names: one file, or the jpg, jpeg and png files of a folder, sorted. */
-export async function inputFiles(input: string): Promise<string[]> {
-  const path = resolve(input);
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new UsageError(`--input ${path}: no such file or folder`);
-  if (info.isFile()) return [path];
-  const names = (await readdir(path)).filter((n) =>
-    (IMAGE_EXTENSIONS as readonly string[]).includes(extname(n).toLowerCase()),
-  );
-  if (names.length === 0) throw new UsageError(`--input ${path}: holds no jpg, jpeg or png images`);
-  return names.sort().map((n) => join(path, n));
-}
+import { usage } from '../args';
+import { backendOption, imageRunArgs, IMAGE_RUN_OPTIONS, itemProgress, startEngine } from '../runArgs';
 
 export async function predict(argv: string[]): Promise<number> {
   const { values } = usage(() =>
     parseArgs({
       args: argv,
-      options: {
-        run: { type: 'string' },
-        input: { type: 'string' },
-        out: { type: 'string' },
-        blend: { type: 'boolean' },
-        checkpoint: { type: 'string' },
-        backend: { type: 'string' },
-        json: { type: 'boolean' },
-      },
+      options: { ...IMAGE_RUN_OPTIONS, blend: { type: 'boolean' } },
     }),
   );
-  if (!values.input) throw new UsageError('predict needs --input IMG|DIR');
-  if (!values.out) throw new UsageError('predict needs --out DIR');
-  const { dir, job } = await runFromArgs(values.run);
-  const checkpoint = await resolveCheckpoint(dir, values.checkpoint);
-  const files = await inputFiles(values.input);
+  const { dir, job, checkpoint, files, outDir } = await imageRunArgs('predict', values);
   const host = await startEngine(backendOption(values.backend));
   try {
     const result = await host.request(
@@ -48,7 +20,7 @@ export async function predict(argv: string[]): Promise<number> {
         runDir: dir,
         checkpoint,
         files,
-        outDir: resolve(values.out),
+        outDir,
         blend: !!values.blend,
         colormap: job.colormap,
       },
@@ -57,7 +29,7 @@ export async function predict(argv: string[]): Promise<number> {
       },
     );
     if (values.json) console.log(JSON.stringify({ images: files.length, written: result.written }, null, 2));
-    else console.log(`segmented ${files.length} images into ${resolve(values.out)}`);
+    else console.log(`segmented ${files.length} images into ${outDir}`);
     return 0;
   } finally {
     host.kill('the command finished');

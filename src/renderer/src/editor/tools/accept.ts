@@ -1,14 +1,7 @@
 // The accept tool: takes the model's draft inside a polygon (clicks), a stroke (drag) or a box
 // (Shift+drag). It only outlines the region; the owner (MaskEditor with drafts/) applies it. Renderer.
 import Konva from 'konva';
-import {
-  brushCentre,
-  brushRadius,
-  fillPolygon,
-  isEmptyRect,
-  paintSegment,
-  polygonBounds,
-} from '../../../../shared/labelMap';
+import { brushCentre, brushRadius, fillPolygon, paintSegment } from '../../../../shared/labelMap';
 import { PolygonOutline } from './polygonOutline';
 import type { ToolContext, ToolHandler, ToolPoint } from './tool';
 
@@ -85,10 +78,10 @@ export class AcceptTool implements ToolHandler {
   }
 
   finish(ctx: ToolContext): void {
-    if (this.outline.points.length < 6) return;
+    const closed = this.outline.close(ctx);
+    if (!closed) return;
     const t = ctx.target;
-    const points = this.outline.take(ctx);
-    if (isEmptyRect(polygonBounds(t, points))) return;
+    const points = closed.points;
     const region = { width: t.width, height: t.height, indices: new Uint8Array(t.width * t.height) };
     fillPolygon(region, points, 1, 'all');
     ctx.acceptRegion(region.indices);

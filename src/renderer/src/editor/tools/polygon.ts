@@ -1,6 +1,6 @@
 // The polygon tool: clicks add vertices; a click near the first one, Enter or a double-click fills
 // the polygon with the selected class as one undo step. Renderer.
-import { fillPolygon, isEmptyRect, polygonBounds } from '../../../../shared/labelMap';
+import { fillPolygon } from '../../../../shared/labelMap';
 import { PolygonOutline } from './polygonOutline';
 import type { ToolContext, ToolHandler, ToolPoint } from './tool';
 
@@ -16,11 +16,10 @@ export class PolygonTool implements ToolHandler {
   }
 
   finish(ctx: ToolContext): void {
-    if (this.outline.points.length < 6) return;
+    const closed = this.outline.close(ctx);
+    if (!closed) return;
+    const { points, box } = closed;
     const t = ctx.target;
-    const points = this.outline.take(ctx);
-    const box = polygonBounds(t, points);
-    if (isEmptyRect(box)) return;
     ctx.history.begin();
     ctx.history.touch(box);
     const changed = fillPolygon(t, points, ctx.classIndex, ctx.protect);

@@ -1,6 +1,7 @@
 // The vertices of a polygon being clicked and its dashed outline, shared by the tools that draw
 // polygons (polygon, accept). Renderer.
 import Konva from 'konva';
+import { isEmptyRect, polygonBounds, type Rect } from '../../../../shared/labelMap';
 import type { ToolContext, ToolPoint } from './tool';
 
 export class PolygonOutline {
@@ -48,5 +49,16 @@ export class PolygonOutline {
     this.line?.visible(false);
     ctx.uiLayer.batchDraw();
     return points;
+  }
+
+  /**
+   * Closes the polygon: its vertices and their bounds on the target, or null when it has fewer than
+   * three vertices or covers no pixel (the outline is cleared either way, except below three).
+   */
+  close(ctx: ToolContext): { points: number[]; box: Rect } | null {
+    if (this.points.length < 6) return null;
+    const points = this.take(ctx);
+    const box = polygonBounds(ctx.target, points);
+    return isEmptyRect(box) ? null : { points, box };
   }
 }

@@ -188,7 +188,7 @@ colours and the Segscope version in its metadata.
   --checkpoint best|last   default best, or last for a run without one
   --out FILE               where the .onnx file goes
   --json                   print what was written as JSON`,
-  job: `Usage: segscope job export RUN_DIR|RUN_DIR/config.json --out DIR [--nproc-per-node N] [--epochs N]
+  job: `Usage: segscope job export RUN_DIR|RUN_DIR/${RUN_FILES.config} --out DIR [--nproc-per-node N] [--epochs N]
        segscope job import DIR --dataset DATASET_DIR [--year Y]
 
 export writes a self-contained job for a cluster: the segscope_torch package, the run folder (its config,

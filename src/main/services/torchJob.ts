@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { RunState, TrainJob } from '../../shared/training';
-import { RunFolder } from '../common/runFolder';
+import { RUN_FILES, RunFolder } from '../common/runFolder';
 import { assertNotRunning, createRunDir, safeRunsDir } from './runs';
 import { workerArgs } from './torchEngine';
 
@@ -114,7 +114,7 @@ export async function exportTorchJob(
   packageDir: string,
   o: { nproc?: number; epochs?: number } = {},
 ): Promise<{ out: string; resume: boolean }> {
-  const run = resolve(runPath.endsWith('config.json') ? dirname(runPath) : runPath);
+  const run = resolve(runPath.endsWith(RUN_FILES.config) ? dirname(runPath) : runPath);
   const folder = new RunFolder(run);
   const job = await folder.readConfig();
   await assertNotRunning(run);
@@ -169,7 +169,7 @@ export async function importTorchJob(
   dataset: { root: string; classNames: string[] },
 ): Promise<{ dir: string; state: RunState }> {
   const given = resolve(jobPath);
-  const run = existsSync(join(given, JOB_RUN_DIR, 'config.json')) ? join(given, JOB_RUN_DIR) : given;
+  const run = existsSync(join(given, JOB_RUN_DIR, RUN_FILES.config)) ? join(given, JOB_RUN_DIR) : given;
   const folder = new RunFolder(run);
   const job = await folder.readConfig();
   await assertNotRunning(run);

@@ -2,6 +2,7 @@
 // cluster job (services/torchJob.ts); `segscope job import DIR --dataset DATASET [--year Y]` checks the run
 // that job trained and lists it with the dataset's runs. CLI process.
 import { parseArgs } from 'node:util';
+import { RUN_FILES } from '../../common/runLayout';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { pythonDir } from '../paths';
@@ -25,7 +26,7 @@ export async function jobCommand(argv: string[]): Promise<number> {
   const [path, ...extra] = positionals;
   if (extra.length) throw new UsageError(`job ${sub}: one folder, not ${positionals.length}`);
   if (sub === 'export') {
-    if (!path) throw new UsageError('job export needs a run folder (or its config.json)');
+    if (!path) throw new UsageError(`job export needs a run folder (or its ${RUN_FILES.config})`);
     if (!values.out) throw new UsageError('job export needs --out DIR');
     const nproc = intOption(values['nproc-per-node'], 'nproc-per-node', 1, 1024);
     const epochs = intOption(values.epochs, 'epochs', 1, 100_000);

@@ -1,6 +1,6 @@
 // Every job is bound to the dataset it started on (issue 21): opening dataset B while A's drafts are
 // being made, while a fine-tuning of A is being started, or while A's run is exported, leaves A's cache
-// correct (its drafts at A's image sizes and equal to a fresh prediction) and writes nothing of B's into
+// correct (its drafts at A's image sizes and equal to a fresh draft of A's image) and writes nothing of B's into
 // A or of A's into B. B holds the same run id and images of other sizes, the case that once put B's
 // drafts into A's cache. A cache entry of another size is made again. Real engine process (the worker
 // bundled from source), a tiny run trained here, the real handlers.
@@ -12,6 +12,7 @@ import type { EventName, Events, Handlers } from '../../../../src/shared/api';
 import type { TrainJob } from '../../../../src/shared/training';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { train } from '../../../../src/main/engine/train';
+import { DraftService, refinedDraft } from '../../../../src/main/services/drafts';
 import { forkSpawner } from '../../../../src/main/services/engineHost';
 import { createHandlers } from '../../../../src/main/services/handlers';
 import { imageSize } from '../../../../src/main/services/imageFiles';
@@ -71,7 +72,7 @@ beforeAll(async () => {
 afterAll(() => session?.training.engine.kill());
 
 describe('opening another dataset while a job of the first runs', () => {
-  it("drafting: A's drafts are all A's, each equal to a fresh prediction; B's cache has none", async () => {
+  it("drafting: A's drafts are all A's, each equal to a fresh draft; B's cache has none", async () => {
     const progressed = nextEvent('drafts:progress', (p) => p.runId === RUN);
     const finished = nextEvent('drafts:finished', (p) => p.runId === RUN);
     const started = await handlers['drafts:predictAll']({ runId: RUN });
@@ -85,11 +86,17 @@ describe('opening another dataset while a job of the first runs', () => {
 
     await handlers['dataset:open']({ path: a });
     for (const id of VOC_MINI_IDS) {
-      const size = await imageSize(join(a, 'JPEGImages', `${id}.jpg`));
+      const image = join(a, 'JPEGImages', `${id}.jpg`);
+      const size = await imageSize(image);
       const draft = await handlers['drafts:predict']({ runId: RUN, imageId: id });
       expect(draft.cached).toBe(true);
       expect([draft.width, draft.height]).toEqual([size.width, size.height]);
-      const fresh = await handlers['viewer:segment']({ runId: RUN, imageId: id });
+      // A draft is the prediction refined against the image, so the reference is a fresh draft of A's file.
+      const fresh = await refinedDraft(
+        session.training.engine,
+        await new DraftService(session).source(RUN),
+        image,
+      );
       expect(Buffer.from(draft.labels).equals(Buffer.from(fresh.labels))).toBe(true);
     }
     // Ranking A works: every image's draft has A's size (it once failed on a pixel-count mismatch).

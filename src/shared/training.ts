@@ -53,8 +53,8 @@ export interface Diagnosis {
   packages: { name: string; version: string | null; note: string }[];
 }
 
-/** A numeric setting's schema, from the table's bounds. */
-function numberSchema(field: NumberSetting): z.ZodNumber {
+/** A numeric setting's schema, from the table's bounds (also what a run's config is read against). */
+export function numberSchema(field: NumberSetting): z.ZodNumber {
   const f: NumberField = TRAIN_NUMBERS[field];
   const n = f.whole ? z.number().int() : z.number();
   return (f.aboveMin ? n.gt(f.min) : n.min(f.min)).max(f.max);

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { WorkbenchError } from '../../shared/errors';
 import type { CheckpointName } from '../../shared/engineProtocol';
-import type { EpochRecord, RunEvaluation, RunState, TrainJob } from '../../shared/training';
+import { MODEL_IDS } from '../../shared/modelCatalog';
+import {
+  numberSchema,
+  type EpochRecord,
+  type RunEvaluation,
+  type RunState,
+  type TrainJob,
+} from '../../shared/training';
 import { Confined } from './confine';
 import { CHECKPOINT_FILES, CHECKPOINT_NAMES, CHECKPOINTS_DIR, EXPORT_DIR, RUN_FILES } from './runLayout';
 
@@ -25,11 +32,17 @@ export interface StepsRecord {
 const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 const count = z.number().int().min(0);
 
+// The model and the sizes the engine allocates from are checked here, so a config naming a model this
+// Segscope lacks, or an input of a million pixels a side, is refused naming the file, not met as an
+// internal error (or an allocation) in the engine. Epochs stay open: a resumed run may pass the form's max.
 const settingsSchema = z.looseObject({
-  model: z.string().min(1),
+  model: z.string().refine((id) => (MODEL_IDS as readonly string[]).includes(id), {
+    error: (issue) =>
+      `unknown model ${JSON.stringify(issue.input)} (this Segscope has ${MODEL_IDS.join(', ')})`,
+  }),
   epochs: z.number().int().min(1),
-  batchSize: z.number().int().min(1),
-  inputSize: z.number().int().min(1),
+  batchSize: numberSchema('batchSize'),
+  inputSize: numberSchema('inputSize'),
   split: z.string(),
   valSplit: z.string().nullable(),
 });
@@ -88,6 +101,21 @@ const evalSchema = z.looseObject({
   checkpoint: z.enum(['best', 'last']),
   metrics: z.looseObject({ miou: z.number().nullable().optional() }),
 });
+
+/**
+ * The job of the run in `runDir`, as the engine reads it before predicting, exporting or resuming.
+ *
+ * @throws WorkbenchError `bad-file` (or `outside-root`) saying the folder is not a Segscope run and why,
+ *   naming the file: the code survives the trip to main, so a bad config is never `internal`.
+ */
+export async function readRunJob(runDir: string): Promise<TrainJob> {
+  try {
+    return await new RunFolder(runDir).readConfig();
+  } catch (err) {
+    const code = err instanceof WorkbenchError ? err.code : 'bad-file';
+    throw new WorkbenchError(code, `${runDir}: not a Segscope run (${(err as Error).message})`);
+  }
+}
 
 /** `settings.model: expected string, received undefined`: zod's first issue, in one line. */
 function firstIssue(error: z.ZodError): string {

@@ -24,7 +24,7 @@ import { camLayers, computeCam, computeCamSweep, defaultCamLayer } from './cam';
 import { readRgb } from './data/samples';
 import { WorkbenchError } from '../../shared/errors';
 import { writeFileAtomic } from '../common/atomicFile';
-import { derivedLayout, RunFolder } from '../common/runFolder';
+import { derivedLayout, readRunJob, RunFolder } from '../common/runFolder';
 import { cachedOnnx, exportCheckpoint } from './onnx/checkpointOnnx';
 import { ONNX_OPSET } from './onnx/export';
 import { createOrtModel, ortStatus, type OrtStatus } from './onnx/runtime';
@@ -71,17 +71,9 @@ function models(): ModelInfo[] {
   return [...MODEL_CATALOG];
 }
 
-async function readJob(runDir: string): Promise<TrainJob> {
-  try {
-    return await new RunFolder(runDir).readConfig();
-  } catch (err) {
-    throw new Error(`${runDir}: not a Segscope run (${(err as Error).message})`, { cause: err });
-  }
-}
-
 /** Loads a run's checkpoint with the settings it was trained with. The caller disposes the model. */
 async function predictor(runDir: string, checkpoint: CheckpointName): Promise<Predictor> {
-  const job = await readJob(runDir);
+  const job = await readRunJob(runDir);
   const run = new RunFolder(runDir);
   await run.checkCheckpoint(checkpoint);
   const { model } = await loadCheckpoint(run.checkpointDir(checkpoint));
@@ -102,7 +94,7 @@ async function segmenter(runDir: string, checkpoint: CheckpointName): Promise<Se
   ort ??= ortStatus();
   const status = await ort;
   if (!status.available) return predictor(runDir, checkpoint);
-  const job = await readJob(runDir);
+  const job = await readRunJob(runDir);
   return {
     ort: await createOrtModel(await cachedOnnx(runDir, checkpoint), status),
     inputSize: job.settings.inputSize,
@@ -140,7 +132,7 @@ async function cachedPredictor(
   const key = `${runDir}\u0000${checkpoint}\u0000${info.mtimeMs}\u0000${info.size}`;
   if (loaded?.key === key) return loaded;
   dropCached();
-  const job = await readJob(runDir);
+  const job = await readRunJob(runDir);
   const p = await predictor(runDir, checkpoint);
   // The viewer segments through ONNX Runtime when it is there; Grad-CAM needs the tfjs model's gradients.
   ort ??= ortStatus();

@@ -6,18 +6,10 @@ import type { CheckpointName } from '../../../shared/engineProtocol';
 import { LETTERBOX_GREY } from '../../../shared/letterbox';
 import type { TrainJob } from '../../../shared/training';
 import { WorkbenchError } from '../../../shared/errors';
-import { CHECKPOINT_FILES, RunFolder, type DerivedLayout } from '../../common/runFolder';
+import { CHECKPOINT_FILES, readRunJob, RunFolder, type DerivedLayout } from '../../common/runFolder';
 import { loadCheckpoint } from '../io/checkpoint';
 import { getModelSpec } from '../models/registry';
 import { exportOnnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from './export';
-
-async function readJob(runDir: string): Promise<TrainJob> {
-  try {
-    return await new RunFolder(runDir).readConfig();
-  } catch (err) {
-    throw new Error(`${runDir}: not a Segscope run (${(err as Error).message})`, { cause: err });
-  }
-}
 
 /** `metadata_props` of an exported run: everything needed to prepare input and read the output. */
 export function onnxMetadata(job: TrainJob, checkpoint: CheckpointName): Record<string, string> {
@@ -48,7 +40,7 @@ export function onnxMetadata(job: TrainJob, checkpoint: CheckpointName): Record<
 
 /** The ONNX bytes of a run's checkpoint. */
 export async function exportCheckpoint(runDir: string, checkpoint: CheckpointName): Promise<Uint8Array> {
-  const job = await readJob(runDir);
+  const job = await readRunJob(runDir);
   const run = new RunFolder(runDir);
   const dir = run.checkpointDir(checkpoint);
   if (!(await run.hasCheckpoint(checkpoint))) {

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readRunJob } from '../../../../src/main/common/runFolder';
 import { listRuns, runsDir } from '../../../../src/main/services/runs';
 import { WorkbenchSession } from '../../../../src/main/services/session';
 import { copyVocMini, tempDir } from '../../../helpers/data';
@@ -124,6 +125,35 @@ describe('a run file that is damaged', () => {
       expect(bad.problem).toBeUndefined();
       if (file === 'metrics.jsonl') expect(bad.epochs).toEqual([EPOCH]);
       else expect(bad.batchLosses).toHaveLength(2);
+    });
+  }
+
+  // These once reached the engine, which failed as `internal` (or tried to allocate the input).
+  const settingsCases: [string, Record<string, unknown>, string][] = [
+    [
+      'a model this Segscope lacks',
+      { model: 'unet-9000' },
+      'settings.model: unknown model "unet-9000" (this Segscope has unet, unet-small, ',
+    ],
+    ['an absurd input size', { inputSize: 1_000_000 }, 'settings.inputSize: '],
+    ['a batch of zero', { batchSize: 0 }, 'settings.batchSize: '],
+  ];
+  for (const [what, settings, problem] of settingsCases) {
+    it(`config.json naming ${what}: broken, naming the file; the engine's read is bad-file`, async () => {
+      const root = copyVocMini();
+      writeRun(root, 'good');
+      const dir = writeRun(root, 'bad');
+      const path = join(dir, 'config.json');
+      const job = JSON.parse(readFileSync(path, 'utf8')) as { settings: object };
+      writeFileSync(path, JSON.stringify({ ...job, settings: { ...job.settings, ...settings } }));
+      const bad = await listWithGood(root);
+      expect(bad.problem).toContain(`${path}: is not a run configuration (${problem}`);
+      await expect(readRunJob(dir)).rejects.toMatchObject({
+        code: 'bad-file',
+        message: expect.stringContaining(
+          `${dir}: not a Segscope run (${path}: is not a run configuration (${problem}`,
+        ),
+      });
     });
   }
 

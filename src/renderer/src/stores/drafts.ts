@@ -53,6 +53,31 @@ export const useDraftsStore = defineStore('drafts', () => {
   const finetune = ref<Finetune>({ state: 'idle' });
   /** The label's IoU against the draft as it is being edited, recomputed after each edit. */
   const liveIou = ref<number | null>(null);
+  /** Why the last acceptance changed nothing; cleared by the next one and when the image changes. */
+  const notice = ref('');
+
+  /**
+   * Each ranked image's score in the queue, for the image list: the figure the queue orders by, as text,
+   * and what it means.
+   */
+  const queueScores = computed(() => {
+    const q = queue.value;
+    const scores = new Map<string, { text: string; title: string }>();
+    if (!q) return scores;
+    for (const e of q.entries) {
+      if (q.by === 'disagreement' && e.disagreement !== null)
+        scores.set(e.id, {
+          text: `Δ ${e.disagreement.toFixed(2)}`,
+          title: `disagreement with the draft: 1 − IoU = ${e.disagreement.toFixed(3)}`,
+        });
+      else
+        scores.set(e.id, {
+          text: `H ${e.uncertainty.toFixed(2)}`,
+          title: `the draft's uncertainty (mean normalised entropy) = ${e.uncertainty.toFixed(3)}`,
+        });
+    }
+    return scores;
+  });
 
   /**
    * Where the draft is unsure, for the panel: shares of pixels of low confidence (under 0.5) or in thin
@@ -134,18 +159,41 @@ export const useDraftsStore = defineStore('drafts', () => {
     liveIou.value = d && map && names.length ? draftIou(map.indices, d.labels, names) : null;
   }
 
-  /** Accepts the draft where `options` allow, as one undo step that honours Protect. */
-  function accept(options: Omit<AcceptOptions, 'protect'>): void {
+  /**
+   * Accepts the draft where `options` allow, as one undo step that honours Protect. When no pixel
+   * changes, nothing is recorded and `notice` says why in the user's terms (`unchanged`).
+   */
+  function accept(options: Omit<AcceptOptions, 'protect'>, unchanged: string): void {
     const d = usableDraft();
     if (!d || !editor.canvas) return;
-    editor.canvas.applyEdit((target) =>
+    const changed = editor.canvas.applyEdit((target) =>
       acceptDraft(target, d.labels, { ...options, protect: editor.protect }),
     );
+    notice.value = changed ? '' : unchanged;
   }
-  const acceptAll = () => accept({});
-  const acceptOneClass = (index: number) => accept({ classIndex: index });
-  const acceptConfident = () => accept({ confidence: usableDraft()?.confidence, threshold: threshold.value });
-  const acceptRegion = (region: Uint8Array) => accept({ region });
+  const protectNote = () => (editor.protect === 'all' ? '' : ' (Protect is on)');
+  const acceptAll = () => accept({}, `Nothing changed: the label already matches the draft${protectNote()}.`);
+  const acceptOneClass = (index: number) =>
+    accept(
+      { classIndex: index },
+      `Nothing changed: the label already has this class where the draft does${protectNote()}.`,
+    );
+  const acceptConfident = () => {
+    const d = usableDraft();
+    const t = threshold.value;
+    const any = d ? d.confidence.some((c) => c >= t) : false;
+    accept(
+      { confidence: d?.confidence, threshold: t },
+      any
+        ? `Nothing changed: where the draft is at least ${Math.round(100 * t)}% confident the label already matches it${protectNote()}.`
+        : `Nothing changed: no pixel of the draft is at least ${Math.round(100 * t)}% confident. Lower the threshold to accept more.`,
+    );
+  };
+  const acceptRegion = (region: Uint8Array) =>
+    accept(
+      { region },
+      `Nothing changed: inside that shape the label already matches the draft${protectNote()}.`,
+    );
   /** The region tool's click at image point (x, y): one undo step that honours Protect. */
   function correctAt(x: number, y: number, action: RegionAction): void {
     const d = usableDraft();
@@ -269,7 +317,10 @@ export const useDraftsStore = defineStore('drafts', () => {
   });
   watch(
     () => dataset.selectedId,
-    () => void predictCurrent(),
+    () => {
+      notice.value = '';
+      void predictCurrent();
+    },
   );
   watch([runId, checkpoint], () => {
     void predictCurrent();
@@ -300,6 +351,8 @@ export const useDraftsStore = defineStore('drafts', () => {
     drafting,
     finetune,
     liveIou,
+    notice,
+    queueScores,
     uncertainty,
     loadRuns,
     predictCurrent,

@@ -257,6 +257,37 @@ describe('model-assisted labelling', () => {
     await check((i) => (region![i] ? other : original[i]!));
   }, 60_000);
 
+  it('says so when an acceptance changes nothing, and records no step', async () => {
+    const [run] = runIds();
+    const confidence = readFileSync(draftFile(run!).replace(/\.png$/, '.conf'));
+    // The tiny model is nowhere near certain: no pixel reaches 100%, so "≥ 1" accepts nothing.
+    expect(confidence.reduce((m, v) => Math.max(m, v), 0)).toBeLessThan(255);
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+    await page.getByTestId('draft-threshold').fill('1');
+    await page.getByTestId('draft-accept-confident').click();
+    await expect
+      .poll(() => page.getByTestId('draft-notice').textContent())
+      .toBe(
+        'Nothing changed: no pixel of the draft is at least 100% confident. Lower the threshold to accept more.',
+      );
+    expect(await page.getByTestId('save-state').textContent()).toBe('Saved');
+    expect(await page.getByTestId('undo').isDisabled()).toBe(true);
+
+    // Accept all, then again: the second has nothing left to take.
+    await page.getByTestId('draft-accept-all').click();
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
+    await expect.poll(() => page.getByTestId('draft-notice').count()).toBe(0);
+    await page.getByTestId('draft-accept-all').click();
+    await expect
+      .poll(() => page.getByTestId('draft-notice').textContent())
+      .toBe('Nothing changed: the label already matches the draft.');
+    // One undo takes the one real acceptance back: the label is as it was, with nothing left to undo.
+    await page.getByTestId('undo').click();
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+    expect(await page.getByTestId('undo').isDisabled()).toBe(true);
+    await page.getByTestId('draft-threshold').fill('0.8');
+  }, 60_000);
+
   it('orders the image list by disagreement and steps through it with queue-next and n', async () => {
     const [run] = runIds();
     await page.getByTestId('queue-sort').selectOption('disagreement');
@@ -289,6 +320,16 @@ describe('model-assisted labelling', () => {
       page.getByTestId('image-item').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.id));
     await expect.poll(async () => JSON.stringify(await listed()) === JSON.stringify(ranked())).toBe(true);
     const reference = ranked()!;
+    // Each row shows the score the queue orders by.
+    const scores = () =>
+      page
+        .getByTestId('image-item')
+        .evaluateAll((els) => els.map((e) => e.querySelector('[data-testid="badge-score"]')?.textContent));
+    const expected = reference.map((id) => {
+      const meta = JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8'));
+      return `Δ ${(1 - (meta.score.iou as number)).toFixed(2)}`;
+    });
+    await expect.poll(scores).toEqual(expected);
     await page.locator(`[data-testid="image-item"][data-id="${reference[0]}"]`).click();
     await expect.poll(() => page.locator('.status').first().textContent()).toContain(reference[0]);
     await page.getByTestId('queue-next').click();

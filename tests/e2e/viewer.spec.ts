@@ -61,6 +61,22 @@ afterAll(async () => {
 
 const stamp = () => page.getByTestId('pane-cam').getAttribute('data-stamp');
 
+/**
+ * Whether the original pane shows the whole image, filling the pane in one direction (as Fit leaves
+ * it): its view against the pane's size and the image's (2007_000032 is 500×281).
+ */
+async function imageInsidePane(): Promise<boolean> {
+  return page.getByTestId('pane-original').evaluate((el) => {
+    const s = Number(el.dataset.viewScale);
+    const x = Number(el.dataset.viewX);
+    const y = Number(el.dataset.viewY);
+    const [w, h] = [500 * s, 281 * s];
+    const inside = x >= 0 && y >= 0 && x + w <= el.clientWidth + 1 && y + h <= el.clientHeight + 1;
+    const fills = w >= 0.95 * el.clientWidth || h >= 0.95 * el.clientHeight;
+    return inside && fills;
+  });
+}
+
 describe('viewer', () => {
   it('segments the image and shows the Grad-CAM of the largest class at the last encoder conv', async () => {
     await expect.poll(stamp, { timeout: 60_000 }).not.toBe('');
@@ -114,6 +130,8 @@ describe('viewer', () => {
   });
 
   it('sweeps one CAM per encoder conv layer', async () => {
+    // Fitted before the sweep, the image stays fitted as the panes shrink to make room for it.
+    await page.getByTestId('viewer-fit').click();
     await page.getByTestId('cam-sweep').click();
     const cells = page.getByTestId('cam-sweep-grid').locator('figure');
     await expect.poll(() => cells.count(), { timeout: 60_000 }).toBe(10);
@@ -133,5 +151,11 @@ describe('viewer', () => {
     // The mask pane's legend lists each class in it with its colour.
     const legend = page.getByTestId('pane-legend').locator('li');
     expect(await legend.count()).toBeGreaterThan(0);
+    await expect.poll(imageInsidePane).toBe(true);
+
+    // Close hides the sweep, and the image is fitted to the panes' new size again.
+    await page.getByTestId('cam-sweep-close').click();
+    await expect.poll(() => page.getByTestId('cam-sweep-grid').count()).toBe(0);
+    await expect.poll(imageInsidePane).toBe(true);
   });
 });

@@ -172,6 +172,12 @@ export const useViewerStore = defineStore('viewer', () => {
     }
   }
 
+  /** Hides the layer sweep. */
+  function closeSweep(): void {
+    sweep.value = null;
+    sweepOf.value = null;
+  }
+
   watch(runId, fitCheckpoint);
   watch([() => dataset.selectedId, runId, checkpoint], () => void refresh());
   watch([camClass, camLayer, camMethod], () => {
@@ -210,5 +216,6 @@ export const useViewerStore = defineStore('viewer', () => {
     attach,
     refresh,
     runSweep,
+    closeSweep,
   };
 });

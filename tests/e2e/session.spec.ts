@@ -98,12 +98,25 @@ describe('editor session', () => {
     await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + 20);
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
+    // The tool, class and brush size are the user's too: a reload keeps them.
+    await page.keyboard.press('f');
+    await page.getByTestId('class-3').click();
+    await page.getByTestId('brush-size').fill('23');
+    await expect
+      .poll(() => page.getByTestId('editor-tool-status').textContent())
+      .toBe('Fill: filling with bird');
     await page.reload();
     await expect.poll(() => readFileSync(file).equals(before)).toBe(false);
     expect(dialogs).toEqual([]);
     await expect.poll(() => page.getByTestId('image-item').count()).toBe(3);
     await expect.poll(selectedId).toBe('2011_000003');
     expect(await page.getByTestId('filter-split').inputValue()).toBe('train');
+    await expect
+      .poll(() => page.getByTestId('editor-tool-status').textContent())
+      .toBe('Fill: filling with bird');
+    expect(await page.getByTestId('brush-size').inputValue()).toBe('23');
+    // Back to the brush for the tests that follow.
+    await page.keyboard.press('b');
     await page.screenshot({ path: join(OUTPUT, 'session-restored.png') });
   });
 

@@ -8,6 +8,7 @@ import { WorkbenchError } from '../../../shared/errors';
 import type { Protect } from '../../../shared/labelMap';
 import { api } from '../api';
 import type { MaskCanvas, Tool } from '../editor/maskCanvas';
+import { isTool } from '../editor/tools';
 import { useAppStore } from './app';
 import { useDatasetStore } from './dataset';
 
@@ -42,6 +43,58 @@ export const useEditorStore = defineStore('editor', () => {
 
   const dirty = computed(() => revision.value !== savedRevision.value);
   const protect = computed<Protect>(() => (protectOn.value ? protectTarget.value : 'all'));
+
+  // The tool settings are kept per dataset in this browser's localStorage, like the image the user was
+  // on, so that a reload comes back to the same tool and class instead of Brush and "person".
+  const settingsKey = (root: string) => `segscope.editor:${root}`;
+  /** The dataset whose settings are shown; null until they are restored, so nothing is saved over them. */
+  let settingsRoot: string | null = null;
+  function restoreSettings(root: string): void {
+    settingsRoot = null;
+    let v: Record<string, unknown> = {};
+    try {
+      const parsed = JSON.parse(globalThis.localStorage?.getItem(settingsKey(root)) ?? 'null') as unknown;
+      if (parsed && typeof parsed === 'object') v = parsed as Record<string, unknown>;
+    } catch {
+      // unreadable: the defaults
+    }
+    const classes = dataset.summary?.classes ?? [];
+    const isClass = (x: unknown) => typeof x === 'number' && classes.some((c) => c.index === x);
+    const inRange = (x: unknown, lo: number, hi: number) =>
+      typeof x === 'number' && Number.isFinite(x) && x >= lo && x <= hi;
+    if (isTool(v.tool)) tool.value = v.tool;
+    if (isClass(v.classIndex)) classIndex.value = v.classIndex as number;
+    if (inRange(v.brushSize, 1, 256)) brushSize.value = Math.round(v.brushSize as number);
+    if (typeof v.protectOn === 'boolean') protectOn.value = v.protectOn;
+    if (v.protectTarget === 'empty' || isClass(v.protectTarget))
+      protectTarget.value = v.protectTarget as 'empty' | number;
+    if (inRange(v.opacity, 0, 1)) opacity.value = v.opacity as number;
+    settingsRoot = root;
+  }
+  watch(
+    () => dataset.summary?.root,
+    (root) => {
+      if (root) restoreSettings(root);
+      else settingsRoot = null;
+    },
+    { immediate: true },
+  );
+  watch([tool, classIndex, brushSize, protectOn, protectTarget, opacity], () => {
+    if (!settingsRoot) return;
+    const s = {
+      tool: tool.value,
+      classIndex: classIndex.value,
+      brushSize: brushSize.value,
+      protectOn: protectOn.value,
+      protectTarget: protectTarget.value,
+      opacity: opacity.value,
+    };
+    try {
+      globalThis.localStorage?.setItem(settingsKey(settingsRoot), JSON.stringify(s));
+    } catch {
+      // storage off: a reload starts with the defaults
+    }
+  });
 
   function attach(c: MaskCanvas | null): void {
     canvas.value = c ? markRaw(c) : null;

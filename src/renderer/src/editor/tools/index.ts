@@ -26,4 +26,9 @@ export function createTools() {
 /** The name of an editor tool. */
 export type Tool = keyof ReturnType<typeof createTools>;
 
+/** Whether `value` names an editor tool (a setting read back from storage, say). */
+export function isTool(value: unknown): value is Tool {
+  return typeof value === 'string' && Object.hasOwn(createTools(), value);
+}
+
 export type { ToolContext, ToolHandler, ToolPoint } from './tool';

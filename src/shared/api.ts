@@ -82,6 +82,17 @@ export interface FolderListing {
   folders: string[];
   /** True when there were more folders than were listed. */
   truncated: boolean;
+  /**
+   * What the listed folders are, where Segscope can open them: a VOC-layout dataset (JPEGImages/ with a
+   * label folder) or a Segscope run folder. Folders not named here are plain folders.
+   */
+  marks: FolderMark[];
+}
+
+/** A listed folder that Segscope can open, and as what. */
+export interface FolderMark {
+  name: string;
+  kind: 'dataset' | 'run';
 }
 
 /** One image of the dataset browser. */

@@ -5,7 +5,7 @@
 // steps file is listed in the Train tab with the file named.
 import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { copyVocMini, tempDir } from '../helpers/data';
@@ -120,9 +120,17 @@ describe('inspect', () => {
 
   it('opens a run folder trained elsewhere and keeps it listed', async () => {
     await page.getByTestId('viewer-open-run').click();
-    await expect.poll(() => page.getByTestId('folder-current').textContent()).toBe(home);
-    await page.locator('[data-testid="folder-entry"][data-name="elsewhere"]').click();
-    await page.locator('[data-testid="folder-entry"][data-name="cli-run"]').click();
+    // The run browser starts next to the dataset; its path field goes straight to a folder.
+    await expect.poll(() => page.getByTestId('folder-current').textContent()).toBe(dirname(root));
+    await page.getByTestId('folder-path').fill(join(home, 'elsewhere'));
+    await page.getByTestId('folder-path').press('Enter');
+    await expect.poll(() => page.getByTestId('folder-current').textContent()).toBe(join(home, 'elsewhere'));
+    // The run folder is marked as one, with a drawn icon (no emoji font needed).
+    const entry = page.locator('[data-testid="folder-entry"][data-name="cli-run"]');
+    expect(await entry.getAttribute('data-kind')).toBe('run');
+    expect(await entry.getByTestId('folder-kind').textContent()).toBe('run');
+    expect(await entry.locator('svg').count()).toBe(1);
+    await entry.click();
     await expect
       .poll(() => page.getByTestId('folder-current').textContent())
       .toBe(join(home, 'elsewhere', 'cli-run'));
@@ -130,6 +138,19 @@ describe('inspect', () => {
     await expect.poll(() => page.getByTestId('viewer-run').inputValue()).toBe('cli-run');
     await expect.poll(() => page.getByTestId('pane-legend').isVisible(), { timeout: 60_000 }).toBe(true);
     await page.screenshot({ path: join(OUTPUT, 'inspect-attached-run.png') });
+    // The dataset browser has a location of its own: it does not open inside the run folder.
+    await page.getByTestId('show-start').click();
+    await page.getByTestId('open-folder').click();
+    await expect.poll(() => page.getByTestId('folder-current').textContent()).toBe(dirname(root));
+    const datasetEntry = page.locator(`[data-testid="folder-entry"][data-name="${basename(root)}"]`);
+    expect(await datasetEntry.getAttribute('data-kind')).toBe('dataset');
+    await page.getByTestId('show-start').click();
+    await page.getByTestId('tab-inspect').click();
+    await page.getByTestId('viewer-open-run').click();
+    await expect
+      .poll(() => page.getByTestId('folder-current').textContent())
+      .toBe(join(home, 'elsewhere', 'cli-run'));
+    await page.getByTestId('viewer-open-run').click();
     await page.reload();
     await page.getByTestId('tab-train').click();
     await expect.poll(() => page.locator('[data-testid="run-item"][data-id="cli-run"]').count()).toBe(1);

@@ -47,6 +47,13 @@ describe('start screen', () => {
     await page.getByTestId('folder-entry').first().click();
     await expect.poll(() => page.getByTestId('folder-current').textContent()).toBe(devkit);
     await expect.poll(names).toEqual(['VOC2007', 'VOC2012']);
+    // Datasets are marked as such; the path field shows where the browser is.
+    expect(
+      await page
+        .getByTestId('folder-entry')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-kind'))),
+    ).toEqual(['dataset', 'dataset']);
+    expect(await page.getByTestId('folder-path').inputValue()).toBe(devkit);
     await page.screenshot({ path: join(OUTPUT, 'start-folder-browser.png') });
   });
 

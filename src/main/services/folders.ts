@@ -4,8 +4,10 @@
 import { opendir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { FolderListing } from '../../shared/api';
+import type { FolderListing, FolderMark } from '../../shared/api';
 import { WorkbenchError } from '../../shared/errors';
+import { RUN_FILES } from '../common/runLayout';
+import { isVocRoot } from './vocFolder';
 
 /** At most this many folders are listed; a folder with more is cut short and says so. */
 export const MAX_FOLDERS = 2000;
@@ -15,6 +17,12 @@ export const MAX_FOLDERS = 2000;
  * nobody browses it by scrolling, and reading (and sorting) 100k names would stall the call.
  */
 export const MAX_ENTRIES = 20_000;
+
+/**
+ * Only the first this many listed folders are looked into to mark datasets and runs (a few stat calls
+ * each), so that a folder of thousands of sub-folders still lists at once.
+ */
+export const MAX_MARKED = 400;
 
 /** A name as the file system holds it, or null when it is not UTF-8: such a folder could not be opened by name. */
 function utf8Name(raw: Buffer): string | null {
@@ -27,6 +35,23 @@ async function isDir(path: string): Promise<boolean> {
     (s) => s.isDirectory(),
     () => false,
   );
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** What `dir` is to Segscope: a dataset, a run folder, or null for a plain folder. */
+async function folderKind(dir: string): Promise<FolderMark['kind'] | null> {
+  if (await isVocRoot(dir)) return 'dataset';
+  const [config, state] = await Promise.all([
+    isFile(join(dir, RUN_FILES.config)),
+    isFile(join(dir, RUN_FILES.state)),
+  ]);
+  return config && state ? 'run' : null;
 }
 
 /**
@@ -68,11 +93,16 @@ export async function listFolders(
     );
   }
   folders.sort((a, b) => a.localeCompare(b));
+  const listed = folders.slice(0, MAX_FOLDERS);
+  const kinds = await Promise.all(listed.slice(0, MAX_MARKED).map((name) => folderKind(join(dir, name))));
+  const marks: FolderMark[] = [];
+  kinds.forEach((kind, i) => kind && marks.push({ name: listed[i]!, kind }));
   const parent = dirname(dir);
   return {
     path: dir,
     parent: parent === dir ? null : parent,
-    folders: folders.slice(0, MAX_FOLDERS),
+    folders: listed,
     truncated: folders.length > MAX_FOLDERS,
+    marks,
   };
 }

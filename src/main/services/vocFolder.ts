@@ -46,7 +46,8 @@ async function listDir(path: string): Promise<string[]> {
   }
 }
 
-async function isVocRoot(path: string): Promise<boolean> {
+/** Whether `path` is a dataset root: JPEGImages/ plus a label folder. */
+export async function isVocRoot(path: string): Promise<boolean> {
   if (!(await isDir(join(path, 'JPEGImages')))) return false;
   for (const dir of LABEL_DIRS) if (await isDir(join(path, dir))) return true;
   return false;

@@ -4,7 +4,6 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
 import type {
   DatasetSummary,
-  FolderListing,
   ImageFilter,
   ImageItem,
   OpenResult,
@@ -223,16 +222,6 @@ export const useDatasetStore = defineStore('dataset', () => {
     }
   }
 
-  /** The folder browser of the start screen: the folder shown and its sub-folders. */
-  const folders = shallowRef<FolderListing | null>(null);
-  async function browse(path?: string): Promise<void> {
-    try {
-      folders.value = await api()['folders:list'](path ? { path } : {});
-    } catch (err) {
-      app.report(err);
-    }
-  }
-
   /** Guards that run before the selection changes (the editor saves there); false cancels. */
   const beforeSelect: Array<() => Promise<boolean>> = [];
 
@@ -342,8 +331,6 @@ export const useDatasetStore = defineStore('dataset', () => {
     forget,
     startScreen,
     maskSrc,
-    folders,
-    browse,
     selectIndex,
     next,
     previous,

@@ -18,7 +18,31 @@ describe('listFolders', () => {
       parent: join(dir, '..'),
       folders: ['a', 'b', 'c-link'],
       truncated: false,
+      marks: [],
     });
+  });
+
+  it('marks the folders that are datasets and Segscope runs, and nothing else', async () => {
+    const dir = tempDir();
+    for (const sub of [
+      'voc/JPEGImages',
+      'voc/SegmentationClass',
+      'images-only/JPEGImages',
+      'run/checkpoints',
+    ])
+      mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, 'run', 'config.json'), '{}');
+    writeFileSync(join(dir, 'run', 'state.json'), '{}');
+    mkdirSync(join(dir, 'half-run'));
+    writeFileSync(join(dir, 'half-run', 'config.json'), '{}');
+    symlinkSync(join(dir, 'voc'), join(dir, 'voc-link'));
+    const listing = await listFolders(dir);
+    expect(listing.folders).toEqual(['half-run', 'images-only', 'run', 'voc', 'voc-link']);
+    expect(listing.marks).toEqual([
+      { name: 'run', kind: 'run' },
+      { name: 'voc', kind: 'dataset' },
+      { name: 'voc-link', kind: 'dataset' },
+    ]);
   });
 
   it('says when the path is a file or does not exist, and has no parent at the root', async () => {

@@ -52,6 +52,7 @@ describe('editor session', () => {
           .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth > 0)),
       )
       .toEqual([true, true, true, true, true]);
+    await expect.poll(selectedId).toBe('2007_000032');
     await page.getByTestId('review-toggle').click();
     await expect.poll(() => first.getByTestId('badge-reviewed').count()).toBe(1);
     const status = page.getByTestId('editor-tool-status');

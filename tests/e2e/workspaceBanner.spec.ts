@@ -46,8 +46,10 @@ describe('a damaged review.json', () => {
 
   it('refuses to mark an image reviewed, naming the file, and leaves it as it was', async () => {
     await page.locator('[data-testid="image-item"][data-id="2007_000032"]').click();
+    await expect.poll(() => page.locator('.status').first().textContent()).toContain('2007_000032');
     await page.getByTestId('review-toggle').click();
-    await expect.poll(() => page.locator('p.error').textContent()).toContain(reviewFile);
+    await expect.poll(() => page.locator('p.error').count()).toBe(1);
+    expect(await page.locator('p.error').textContent()).toContain(reviewFile);
     expect(readFileSync(reviewFile, 'utf8')).toBe(BAD);
   });
 
@@ -68,6 +70,7 @@ describe('a damaged review.json', () => {
     expect(backups).toHaveLength(1);
     expect(readFileSync(join(root, '.segscope', 'backup', 'workspace', backups[0]!), 'utf8')).toBe(BAD);
     await page.locator('[data-testid="image-item"][data-id="2007_000032"]').click();
+    await expect.poll(() => page.locator('.status').first().textContent()).toContain('2007_000032');
     await page.getByTestId('review-toggle').click();
     await expect
       .poll(() => JSON.parse(readFileSync(reviewFile, 'utf8')) as unknown)

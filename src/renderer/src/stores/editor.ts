@@ -186,8 +186,10 @@ export const useEditorStore = defineStore('editor', () => {
   // Autosave before the selection moves; a failed save (a conflict, say) keeps the user here.
   dataset.beforeSelect.push(async () => (dirty.value ? saveNow() : true));
 
+  /** Marks the selected image, whose review state the toggle shows, whether or not its label has loaded yet. */
   async function setReview(status: 'todo' | 'done'): Promise<void> {
-    if (label.value) await dataset.setReview(label.value.id, status);
+    const id = dataset.selectedId;
+    if (id) await dataset.setReview(id, status);
   }
 
   return {

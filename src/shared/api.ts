@@ -187,6 +187,31 @@ export interface CamResult {
   cam: Float32Array;
 }
 
+/** What `python -m segscope_torch info` reports of a Python with PyTorch: the build and its devices. */
+export interface TorchInfo {
+  python: string;
+  executable: string;
+  torch: string;
+  cuda: string | null;
+  cudaAvailable: boolean;
+  gpus: { index: number; name: string; memoryBytes: number }[];
+  distributed: boolean;
+  gloo: boolean;
+  nccl: boolean;
+}
+
+/** Whether this machine can train on the PyTorch engine: the Python found and its torch, or why not. */
+export type TorchStatus = { found: true; python: string; info: TorchInfo } | { found: false; error: string };
+
+/** How a run is trained on the PyTorch engine (torchrun's workers on this machine). */
+export interface TorchChoice {
+  /** Worker processes: one per GPU, or CPU slots. */
+  nproc: number;
+  device: 'cpu' | 'cuda';
+  /** Mixed precision, on CUDA only. */
+  amp: boolean;
+}
+
 /** The engine process as the UI sees it. */
 export interface EngineStatus {
   state: 'stopped' | 'starting' | 'ready' | 'crashed';
@@ -256,6 +281,13 @@ const checkpoint = z.enum(['best', 'last']);
 const camMethod = z.enum(CAM_METHODS);
 /** The settings a UI may send: initFrom (a checkpoint path) is main's to set, for fine-tuning only. */
 const trainSettings = TRAIN_SETTINGS_SCHEMA.omit({ initFrom: true });
+const torchChoice = z
+  .object({
+    nproc: z.number().int().min(1).max(64),
+    device: z.enum(['cpu', 'cuda']),
+    amp: z.boolean(),
+  })
+  .strict();
 const rgb = z.tuple([
   z.number().int().min(0).max(255),
   z.number().int().min(0).max(255),
@@ -355,10 +387,15 @@ export const requests = {
   'engine:restart': empty,
   /** Every model the engine can train, with parameter counts and conv layer names. */
   'models:list': empty,
-  /** Starts a training run on the open dataset; unset settings take the paper's defaults. */
-  'training:start': z.object({ settings: trainSettings.partial() }).strict(),
+  /** Whether a Python with PyTorch is here to train on, with its version and devices (asked once). */
+  'torch:status': empty,
+  /**
+   * Starts a training run on the open dataset; unset settings take the paper's defaults. With `torch`,
+   * the PyTorch engine trains it (Segscope's engine prepares the run).
+   */
+  'training:start': z.object({ settings: trainSettings.partial(), torch: torchChoice.optional() }).strict(),
   /** Continues a run from its last checkpoint. Security: the run id must name a run of the open dataset. */
-  'training:resume': z.object({ runId: runId }).strict(),
+  'training:resume': z.object({ runId: runId, torch: torchChoice.optional() }).strict(),
   /** Cancels the running training; it stops within 2 s and keeps its `last` checkpoint. */
   'training:cancel': empty,
   /** The runs of the open dataset, newest first. */
@@ -459,6 +496,7 @@ export interface Responses {
   'engine:start': EngineStatus;
   'engine:restart': EngineStatus;
   'models:list': ModelInfo[];
+  'torch:status': TorchStatus;
   'training:start': { runId: string };
   'training:resume': { runId: string };
   'training:cancel': { cancelled: boolean };

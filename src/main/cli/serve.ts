@@ -3,7 +3,7 @@ import { startServer, type RunningServer } from '../server/server';
 import { WorkbenchSession } from '../services/session';
 import { parseArgs } from 'node:util';
 import { intOption, usage } from './args';
-import { engineEntry, labelDecoderEntry, rendererDir } from './paths';
+import { engineEntry, labelDecoderEntry, pythonDir, rendererDir } from './paths';
 import { useLabelDecodeWorker } from '../services/labelDecoder';
 import { forkSpawner } from '../services/engineHost';
 
@@ -41,7 +41,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
 /** Starts the server, opens the dataset if one was named, prints the URL and serves until stopped. */
 export async function serve(args: ServeArgs): Promise<RunningServer> {
   const session = new WorkbenchSession();
-  session.useEngine(forkSpawner(engineEntry));
+  session.useEngine(forkSpawner(engineEntry), { pythonDir });
   useLabelDecodeWorker(labelDecoderEntry);
   if (args.dataset) await session.open(args.dataset, args.year);
   const server = await startServer({

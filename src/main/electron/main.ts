@@ -11,7 +11,9 @@ import { registerSchemes } from './mediaProtocol';
 
 registerSchemes(APP_SCHEME);
 const session = new WorkbenchSession();
-session.useEngine(utilitySpawner(fileURLToPath(new URL('./engine.js', import.meta.url))));
+session.useEngine(utilitySpawner(fileURLToPath(new URL('./engine.js', import.meta.url))), {
+  pythonDir: fileURLToPath(new URL('../../python', import.meta.url)),
+});
 // Label PNGs decode off the main process's event loop, so a huge label never freezes IPC.
 useLabelDecodeWorker(fileURLToPath(new URL('./labelDecoder.js', import.meta.url)));
 const desktop = createDesktopApp(session);

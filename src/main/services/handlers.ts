@@ -98,11 +98,19 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     },
     // The static catalog: listing models must not wait for the engine or build a model.
     'models:list': async () => [...MODEL_CATALOG],
-    'training:start': async ({ settings }) => {
-      const { runId, trainImages } = await session.training.start(settings);
+    'torch:status': async () => session.training.torchStatus(),
+    'training:start': async ({ settings, torch }) => {
+      const launch = torch
+        ? session.training.torchLaunch(torch, await session.training.torchStatus())
+        : undefined;
+      const { runId, trainImages } = await session.training.start(settings, [], undefined, launch);
       return { runId, trainImages };
     },
-    'training:resume': async ({ runId }) => session.training.resume(runId),
+    'training:resume': async ({ runId, torch }) =>
+      session.training.resume(
+        runId,
+        torch ? session.training.torchLaunch(torch, await session.training.torchStatus()) : undefined,
+      ),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
     'runs:attach': async ({ path }) => ({ runId: await attachRun(session.dataset.root, path) }),

@@ -21,10 +21,13 @@ export class WorkbenchSession {
   private readonly sinks = new Set<EventSink>();
   private trainingService: TrainingService | null = null;
 
-  /** Gives the session an engine, started by `spawn` when first needed. */
-  useEngine(spawn: EngineSpawner): void {
+  /**
+   * Gives the session an engine, started by `spawn` when first needed; `pythonDir` (the PyTorch engine's
+   * package) lets runs train on PyTorch too.
+   */
+  useEngine(spawn: EngineSpawner, options: { pythonDir?: string } = {}): void {
     const host = new EngineHost(spawn, (status) => this.emit('engine:status', status));
-    this.trainingService = new TrainingService(this, host);
+    this.trainingService = new TrainingService(this, host, { pythonDir: options.pythonDir });
   }
 
   /** Training and the engine behind it; throws when the shell gave the session no engine. */

@@ -9,21 +9,9 @@ import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { RUN_FILES } from '../common/runLayout';
+import type { TorchInfo } from '../../shared/api';
 import type { EpochRecord, RunState, TrainProgress } from '../../shared/training';
 import { writeJsonAtomic } from '../common/atomicFile';
-
-/** What `python -m segscope_torch info` reports: the torch build and its devices. */
-export interface TorchInfo {
-  python: string;
-  executable: string;
-  torch: string;
-  cuda: string | null;
-  cudaAvailable: boolean;
-  gpus: { index: number; name: string; memoryBytes: number }[];
-  distributed: boolean;
-  gloo: boolean;
-  nccl: boolean;
-}
 
 /** A Python with torch, found by `findTorchPython`. */
 export interface TorchPython {

@@ -3,10 +3,10 @@
 // setting given it trains what the panel would start with on the backend found, and says so. Ctrl+C
 // cancels at the next batch, keeps the last checkpoint, marks the run cancelled and exits 130; a second
 // Ctrl+C stops the engine at once. CLI process.
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Events } from '../../../shared/api';
+import type { Events, TorchInfo } from '../../../shared/api';
 import { WorkbenchError } from '../../../shared/errors';
 import { settingsFor } from '../../../shared/trainDefaults';
 import { numberProblem, TRAIN_CHOICES, TRAIN_NUMBERS, type NumberSetting } from '../../../shared/trainFields';
@@ -19,11 +19,9 @@ import {
 } from '../../../shared/training';
 import type { Dataset } from '../../services/dataset';
 import { EngineHost, forkSpawner } from '../../services/engineHost';
-import { assertNotRunning, createRunDir, markRunEnded, safeRunsDir } from '../../services/runs';
-import { findTorchPython, startTorchRun, type TorchPython } from '../../services/torchEngine';
 import { RUN_FILES, RunFolder } from '../../common/runFolder';
 import type { CheckpointName } from '../../../shared/engineProtocol';
-import { TrainingService, type TrainingSession } from '../../services/training';
+import { TrainingService, type TorchLaunch, type TrainingSession } from '../../services/training';
 import { intOption, usage, UsageError } from '../args';
 import { openDatasetArg } from '../openDataset';
 import { backendOption } from '../runArgs';
@@ -200,17 +198,10 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const torchOnly = (['nproc', 'python', 'device', 'amp'] as const).filter((k) => values[k] !== undefined);
   if (engine !== 'torch' && torchOnly.length)
     throw new UsageError(`${torchOnly.map((k) => `--${k}`).join(', ')} apply to --engine torch`);
-  const nproc = intOption(values.nproc as string | undefined, 'nproc', 1, 1024) ?? 1;
+  const nproc = intOption(values.nproc as string | undefined, 'nproc', 1, 64) ?? 1;
   const device = (values.device as string | undefined) ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
-  // Before any folder is made: a missing Python or torch is said at once, in plain words.
-  const torch =
-    engine === 'torch' ? await findTorchPython(pythonDir, values.python as string | undefined) : null;
-  if (torch && device === 'cuda' && !torch.info.cudaAvailable)
-    throw new UsageError(
-      `--device cuda: torch ${torch.info.torch} at ${torch.python} has no CUDA device ` +
-        `(${torch.info.cuda ? `built for CUDA ${torch.info.cuda}, but no GPU or driver is visible` : 'a CPU-only build'})`,
-    );
+  if (values.amp && device !== 'cuda') throw new UsageError('--amp applies to --device cuda');
 
   let backboneWeights: string | null = null;
   if (values['backbone-weights'] !== undefined) {
@@ -236,18 +227,44 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const json = !!values.json;
   const log = (line: string): void => void (json ? process.stderr : process.stdout).write(line + '\n');
   const printProgress = progressPrinter(progressMode, json, log);
+  let firstStepAt: number | null = engine === 'torch' ? performance.now() : null;
   const session: TrainingSession = {
     get dataset(): Dataset {
       if (!ds) throw new WorkbenchError('no-dataset', 'no dataset is open');
       return ds;
     },
     emit(event, payload) {
-      if (event === 'training:progress') printProgress(payload as Events['training:progress']);
+      if (event !== 'training:progress') return;
+      const p = payload as Events['training:progress'];
+      if (firstStepAt !== null && p.kind === 'step') {
+        log(`first step after ${((performance.now() - firstStepAt) / 1000).toFixed(1)} s`);
+        firstStepAt = null;
+      }
+      printProgress(p);
     },
   };
   const host = start ? await start(backend) : new EngineHost(forkSpawner(engineEntry));
-  // The CLI exits after a cancel: an engine stopped by one is not started again.
-  const training = new TrainingService(session, host, { restartAfterKill: false });
+  // The CLI exits after a cancel: an engine stopped by one is not started again; nor is it kept while
+  // PyTorch trains.
+  const training = new TrainingService(session, host, {
+    restartAfterKill: false,
+    pythonDir,
+    releaseEngineForTorch: true,
+  });
+  // Before any folder is made: a missing Python or torch is said at once, in plain words.
+  let torch: TorchLaunch | undefined;
+  let torchInfo: TorchInfo | null = null;
+  if (engine === 'torch') {
+    const status = await training.torchStatus(values.python as string | undefined);
+    try {
+      torch = training.torchLaunch({ nproc, device, amp: !!values.amp }, status);
+    } catch (err) {
+      if (err instanceof WorkbenchError && err.code === 'bad-request')
+        throw new UsageError(`--device ${err.message}`);
+      throw err;
+    }
+    torchInfo = status.found ? status.info : null;
+  }
   let onSigint: (() => void) | null = null;
   try {
     const info = await host.start(
@@ -256,52 +273,27 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     log(`backend ${info.name}: ${info.reason}`);
     if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
 
-    if (torch) {
-      // Segscope's engine only prepares the run (config, state, `last` at epoch 0); PyTorch trains it.
-      let job: TrainJob;
-      if (resuming) {
-        await assertNotRunning(resuming.dir);
-        const previous = await new RunFolder(resuming.dir).readConfig();
-        const epochs = resuming.epochs ?? previous.settings.epochs;
-        job = { ...previous, settings: { ...previous.settings, epochs }, runDir: resuming.dir, resume: true };
-        // The longer run is the run now: its config says so, for the panel and for a later resume.
-        if (epochs !== previous.settings.epochs) await new RunFolder(resuming.dir).writeConfig(job);
-      } else {
-        const settings = {
-          ...settingsFor(info.name, given).settings,
-          backend,
-          backboneWeights,
-          initFrom: initFrom?.dir ?? null,
-        };
-        training.makeJob(ds!, settings, '', false); // a bad split fails here, before any folder is made
-        let runDir: string;
-        if (values.out) {
-          runDir = resolve(values.out as string);
-          await mkdir(dirname(runDir), { recursive: true });
-        } else runDir = (await createRunDir(await safeRunsDir(ds!.root), settings.model)).dir;
-        job = training.makeJob(ds!, settings, runDir, false);
-      }
-      await mkdir(job.runDir, { recursive: true });
-      return await trainOnTorch(job, host, torch, {
-        nproc,
-        device: device as 'cpu' | 'cuda',
-        amp: !!values.amp,
-        json,
-        progressMode,
-      });
+    if (torch && torchInfo) {
+      const gpus = torchInfo.gpus.map((g) => `${g.name} (${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB)`);
+      const ddp = torch.nproc > 1 ? (torch.device === 'cuda' ? ' (DDP, NCCL)' : ' (DDP, gloo)') : '';
+      log(
+        `engine torch ${torchInfo.torch} (${torch.python}, Python ${torchInfo.python}) on ${torch.device}` +
+          (torch.device === 'cuda' ? `: ${gpus.join(', ')}` : '') +
+          `, ${torch.nproc} process${torch.nproc > 1 ? 'es' : ''}${ddp}`,
+      );
     }
 
     let job: TrainJob;
     let chose: string | null = null;
     try {
       if (resuming) {
-        job = (await training.resumeAt(resuming.dir, resuming.epochs)).job;
+        job = (await training.resumeAt(resuming.dir, resuming.epochs, torch)).job;
       } else {
         const proposed = settingsFor(info.name, given);
         chose = proposed.chose;
         const out = values.out ? resolve(values.out as string) : undefined;
         const settings = { ...proposed.settings, backend, backboneWeights, initFrom: initFrom?.dir ?? null };
-        job = (await training.start(settings, [], out)).job;
+        job = (await training.start(settings, [], out, torch)).job;
       }
     } catch (err) {
       // A run that cannot fit the backend is bad usage, as any other setting out of bounds.
@@ -335,7 +327,8 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     const end = await training.whenDone()!;
     if (end.outcome) {
       const result = end.outcome;
-      if (json) console.log(JSON.stringify({ run: job.runDir, ...result }));
+      if (json)
+        console.log(JSON.stringify({ run: job.runDir, ...(torch ? { engine: 'torch' } : {}), ...result }));
       else
         log(
           `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
@@ -350,99 +343,5 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   } finally {
     if (onSigint) process.off('SIGINT', onSigint);
     host.kill('the command finished');
-  }
-}
-
-/**
- * `train --engine torch`: Segscope's engine prepares a new run (config, state, `last` at epoch 0 with the
- * initial weights), then PyTorch workers train it (services/torchEngine.ts). Ctrl+C cancels at the next
- * batch on every worker; a second stops them at once.
- */
-async function trainOnTorch(
-  job: TrainJob,
-  host: EngineHost,
-  torch: TorchPython,
-  o: { nproc: number; device: 'cpu' | 'cuda'; amp: boolean; json: boolean; progressMode: string },
-): Promise<number> {
-  const log = (line: string): void => void (o.json ? process.stderr : process.stdout).write(line + '\n');
-  const started = performance.now();
-  let normalization: string;
-  try {
-    const prepared = job.resume
-      ? null
-      : await host.request({ type: 'prepare', job: { ...job, settings: { ...job.settings } } });
-    // A resumed run's workers recorded the scaling they were given in its state.
-    const recorded = job.resume
-      ? ((
-          JSON.parse(await readFile(join(job.runDir, RUN_FILES.state), 'utf8').catch(() => '{}')) as {
-            normalization?: string;
-          }
-        ).normalization ?? null)
-      : null;
-    const scaling = prepared?.normalization ?? recorded;
-    if (!scaling)
-      throw new Error(
-        `${job.runDir}: its ${RUN_FILES.state} does not say how the PyTorch engine scaled the input`,
-      );
-    normalization = scaling;
-  } finally {
-    host.kill('the PyTorch engine trains the run');
-  }
-  const gpus = torch.info.gpus.map((g) => `${g.name} (${(g.memoryBytes / 2 ** 30).toFixed(0)} GiB)`);
-  log(
-    `engine torch ${torch.info.torch} (${torch.python}, Python ${torch.info.python}) on ${o.device}` +
-      (o.device === 'cuda' ? `: ${gpus.join(', ')}` : '') +
-      `, ${o.nproc} process${o.nproc > 1 ? 'es' : ''}${o.nproc > 1 ? (o.device === 'cuda' ? ' (DDP, NCCL)' : ' (DDP, gloo)') : ''}`,
-  );
-  log(`run ${basename(job.runDir)} → ${job.runDir}`);
-  if (job.resume) log(`resuming to ${job.settings.epochs} epochs`);
-  const printProgress = progressPrinter(o.progressMode === 'json' ? 'json' : 'lines', o.json, log);
-  let firstStep = true;
-  const run = await startTorchRun({
-    python: torch.python,
-    packageDir: pythonDir,
-    runDir: job.runDir,
-    nproc: o.nproc,
-    device: o.device,
-    amp: o.amp,
-    normalization,
-    resume: job.resume,
-    onProgress: (p) => {
-      if (p.kind === 'step' && firstStep) {
-        firstStep = false;
-        log(`first step after ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      }
-      printProgress(p);
-    },
-  });
-  let cancelled = false;
-  const onSigint = (): void => {
-    if (!cancelled) {
-      cancelled = true;
-      log('cancelling at the next batch… (Ctrl+C again to stop at once)');
-      run.cancel();
-      return;
-    }
-    log('stopping the workers now; the run keeps its last checkpoint');
-    run.kill();
-  };
-  process.on('SIGINT', onSigint);
-  try {
-    const result = await run.done;
-    if (o.json) console.log(JSON.stringify({ run: job.runDir, engine: 'torch', ...result }));
-    else
-      log(
-        `${result.status}: ${result.epochs} epochs, best mIoU ${result.bestMiou === null ? 'n/a' : (100 * result.bestMiou).toFixed(2) + '%'}`,
-      );
-    return result.status === 'cancelled' || cancelled ? EXIT_CANCELLED : 0;
-  } catch (err) {
-    if (cancelled) {
-      await markRunEnded(job.runDir, 'cancelled').catch(() => undefined);
-      log(`cancelled: the run keeps its last checkpoint in ${job.runDir}`);
-      return EXIT_CANCELLED;
-    }
-    throw err;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 }

@@ -2,7 +2,7 @@
 // a discriminated union, and the past runs. Renderer.
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
-import type { EngineStatus } from '../../../shared/api';
+import type { EngineStatus, TorchChoice, TorchStatus } from '../../../shared/api';
 import type { ModelInfo } from '../../../shared/engineProtocol';
 import {
   DEFAULT_TRAIN_SETTINGS,
@@ -75,12 +75,31 @@ export const useTrainingStore = defineStore('training', () => {
     }
     return null;
   });
+  /** Whether a Python with PyTorch is here; null while it is being asked (it takes a few seconds). */
+  const torchStatus = ref<TorchStatus | null>(null);
+  /** Which engine trains the next run: Segscope's own, or PyTorch's workers. */
+  const trainer = ref<'segscope' | 'torch'>('segscope');
+  const torchChoice = ref<TorchChoice>({ nproc: 1, device: 'cpu', amp: false });
+  async function loadTorchStatus(): Promise<void> {
+    try {
+      torchStatus.value = await api()['torch:status']({});
+    } catch (err) {
+      torchStatus.value = { found: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (!torchStatus.value.found) trainer.value = 'segscope';
+  }
+  /** The PyTorch engine's part of a start or resume request, when it trains. */
+  const torchRequest = () =>
+    trainer.value === 'torch' ? { torch: { ...torchChoice.value } } : ({} as Record<string, never>);
+
   const busy = computed(
     () =>
       live.value.state === 'starting' || live.value.state === 'running' || live.value.state === 'cancelling',
   );
 
   async function init(): Promise<void> {
+    // Not awaited: importing torch takes seconds, and the form does not wait for it.
+    if (!torchStatus.value) void loadTorchStatus();
     try {
       modelsLoading.value = !models.value.length;
       models.value = await api()['models:list']({});
@@ -183,10 +202,26 @@ export const useTrainingStore = defineStore('training', () => {
   );
   /** What is wrong with each field, in words, by field. */
   const fieldErrors = computed(() => trainFieldErrors(settings.value, splitSizes.value));
-  /** Why the run cannot fit the engine's memory, where that can be told before it starts. */
-  const heapError = computed(() => heapProblem(settings.value, engine.value.backend?.name ?? null));
+  /**
+   * Why the run cannot fit the engine's memory, where that can be told before it starts (PyTorch's
+   * workers are not bound by the wasm heap).
+   */
+  const heapError = computed(() =>
+    trainer.value === 'torch' ? null : heapProblem(settings.value, engine.value.backend?.name ?? null),
+  );
+  /** What is wrong with the PyTorch engine's settings, when it trains; null when nothing is. */
+  const torchError = computed<string | null>(() => {
+    if (trainer.value !== 'torch') return null;
+    const status = torchStatus.value;
+    if (!status?.found) return status?.error ?? 'still looking for a Python with PyTorch';
+    const { nproc, device } = torchChoice.value;
+    if (!Number.isInteger(nproc) || nproc < 1 || nproc > 64) return 'Processes: a whole number from 1 to 64';
+    if (device === 'cuda' && !status.info.cudaAvailable) return `torch ${status.info.torch} sees no CUDA GPU`;
+    return null;
+  });
   const formValid = computed(
-    () => !Object.keys(fieldErrors.value).length && !heapError.value && !backboneError.value,
+    () =>
+      !Object.keys(fieldErrors.value).length && !heapError.value && !backboneError.value && !torchError.value,
   );
   watch(
     settings,
@@ -221,7 +256,11 @@ export const useTrainingStore = defineStore('training', () => {
   async function start(): Promise<void> {
     if (!formValid.value) {
       startError.value =
-        Object.values(fieldErrors.value)[0] ?? heapError.value ?? `Backbone weights: ${backboneError.value}`;
+        Object.values(fieldErrors.value)[0] ??
+        heapError.value ??
+        (torchError.value
+          ? `PyTorch engine: ${torchError.value}`
+          : `Backbone weights: ${backboneError.value}`);
       return;
     }
     // A banner about an earlier run's failure has done its job once a new run starts.
@@ -230,7 +269,7 @@ export const useTrainingStore = defineStore('training', () => {
     epochPoints.value = [];
     live.value = { state: 'starting', runId: null };
     try {
-      const { runId } = await api()['training:start']({ settings: settings.value });
+      const { runId } = await api()['training:start']({ settings: settings.value, ...torchRequest() });
       selectedRunId.value = runId;
       live.value = { state: 'starting', runId };
       watchRuns(true);
@@ -276,7 +315,7 @@ export const useTrainingStore = defineStore('training', () => {
     selectedRunId.value = runId;
     try {
       watchRuns(true);
-      await api()['training:resume']({ runId });
+      await api()['training:resume']({ runId, ...torchRequest() });
     } catch (err) {
       watchRuns(false);
       live.value = { state: 'idle' };
@@ -354,6 +393,10 @@ export const useTrainingStore = defineStore('training', () => {
     fieldErrors,
     heapError,
     formValid,
+    torchStatus,
+    trainer,
+    torchChoice,
+    torchError,
     setUpForm,
     resetToDefaults,
     chooseModel,

@@ -56,7 +56,8 @@ afterAll(async () => {
  * input, select, label, link) that is shown is checked; one wholly scrolled away inside a scrolling
  * container is not shown, and one larger than its scrolling container is that container's content
  * (a report, a grid) and scrolls by design. A data-testid control or line of text (not a container) is
- * reported when partly clipped by a scrolling container; one not clipped, when partly outside the window; any of them is reported when
+ * reported when partly clipped by a container that does not scroll that way (one cut at the edge of a
+ * scrolling list or form is scrolled content); one not clipped, when partly outside the window; any of them is reported when
  * covered at its centre by an element that is neither it, inside it nor around it (a sticky bar over
  * a form, say). A select is reported when its chosen option's text is wider than the room it has. Any
  * element whose text an ellipsis cuts short is reported unless its title holds the whole text; a
@@ -97,21 +98,29 @@ function problems(page: Page): Promise<string[]> {
       const name = label(el);
       let away = false;
       let clipped = false;
+      let cut = false;
       let content = false;
       for (const a of scrollers(el)) {
         const b = a.getBoundingClientRect();
         const w = Math.min(r.right, b.right) - Math.max(r.left, b.left);
         const h = Math.min(r.bottom, b.bottom) - Math.max(r.top, b.top);
         if (w <= 0 || h <= 0) away = true;
-        else if (w < r.width - 1 || h < r.height - 1) clipped = true;
+        else if (w < r.width - 1 || h < r.height - 1) cut = true;
+        // Cut at the edge of a box that scrolls that way is scrolled content (the user scrolls to it);
+        // cut by one that does not scroll, it cannot be seen whole at all.
+        else if (
+          (w < r.width - 1 && a.scrollWidth <= a.clientWidth) ||
+          (h < r.height - 1 && a.scrollHeight <= a.clientHeight)
+        )
+          clipped = true;
         if (r.height > b.height || r.width > b.width) content = true;
       }
       if (away || content) continue;
       // A container partly scrolled away (a grid, a table) is normal; a control or a line of text is not.
       const leaf = el.matches('button, input, select, textarea, a, label') || el.children.length === 0;
       const tested = el.hasAttribute('data-testid') && leaf;
-      if (clipped && tested) out.push(`${name} is cut off by a scrolling container`);
-      else if (!clipped && (r.left < -1 || r.top < -1 || r.right > vw + 1 || r.bottom > vh + 1))
+      if (clipped && tested) out.push(`${name} is cut off by a container that does not scroll`);
+      else if (!cut && (r.left < -1 || r.top < -1 || r.right > vw + 1 || r.bottom > vh + 1))
         out.push(
           `${name} at ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)} is outside ${vw}×${vh}`,
         );
@@ -207,6 +216,12 @@ async function check(page: Page, width: number, height: number, state: State): P
       const start = await page.getByTestId('train-start').boundingBox();
       if (!(start && start.y + start.height <= height))
         found.push(`${state}, ${tab}: Start training is below the window`);
+      // The runs stay in view with a report or a live run above the fold.
+      if (state !== 'empty') {
+        const run = await page.getByTestId('run-item').first().boundingBox();
+        if (!(run && run.y + run.height <= height))
+          found.push(`${state}, ${tab}: the run list is below the window`);
+      }
     }
   }
   return found;

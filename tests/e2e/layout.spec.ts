@@ -105,14 +105,16 @@ function problems(page: Page): Promise<string[]> {
         const w = Math.min(r.right, b.right) - Math.max(r.left, b.left);
         const h = Math.min(r.bottom, b.bottom) - Math.max(r.top, b.top);
         if (w <= 0 || h <= 0) away = true;
-        else if (w < r.width - 1 || h < r.height - 1) cut = true;
-        // Cut at the edge of a box that scrolls that way is scrolled content (the user scrolls to it);
-        // cut by one that does not scroll, it cannot be seen whole at all.
-        else if (
-          (w < r.width - 1 && a.scrollWidth <= a.clientWidth) ||
-          (h < r.height - 1 && a.scrollHeight <= a.clientHeight)
-        )
-          clipped = true;
+        else if (w < r.width - 1 || h < r.height - 1) {
+          cut = true;
+          // Cut at the edge of a box that scrolls that way is scrolled content (the user scrolls to
+          // it); cut by one that does not scroll, it cannot be seen whole at all.
+          if (
+            (w < r.width - 1 && a.scrollWidth <= a.clientWidth) ||
+            (h < r.height - 1 && a.scrollHeight <= a.clientHeight)
+          )
+            clipped = true;
+        }
         if (r.height > b.height || r.width > b.width) content = true;
       }
       if (away || content) continue;

@@ -6,6 +6,7 @@ import { makeConv2dBackpropFilterConfig } from './conv2dBackpropFilter';
 import { makeConv2dBackpropInputConfig } from './conv2dBackpropInput';
 import type { WasmBackendLike } from './kernelScope';
 import { nativeConv2d, nativeConv2dBackpropFilter, nativeConv2dBackpropInput } from './nativeConv';
+import { makeMaxPoolGradConfig } from './maxPoolGrad';
 import { makeResizeBilinearGradCpuConfig } from './resizeBilinearGradCpu';
 
 /** Marks configs registered by Segscope so that a second call changes nothing. */
@@ -37,6 +38,7 @@ export const SEGSCOPE_WASM_KERNELS: readonly string[] = [
   tf.FusedConv2D,
   tf.Conv2DBackpropFilter,
   tf.Conv2DBackpropInput,
+  tf.MaxPoolGrad,
 ];
 
 type Native = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | null;
@@ -83,10 +85,12 @@ export const SEGSCOPE_CPU_KERNELS: readonly string[] = [tf.ResizeBilinearGrad];
  * `setUpNativeConvs` enabled it) and fall back to wasm: the stock Conv2D and FusedConv2D, and Segscope's
  * Conv2DBackpropFilter and Conv2DBackpropInput (the latter falling back in turn to the stock one). Safe
  * to call more than once. Also replaces FusedBatchNorm's gradient with one that does not tile
- * (batchNormGrad.ts).
+ * (batchNormGrad.ts), and MaxPoolGrad with one that does not lose the gradient of windows of zeros
+ * (maxPoolGrad.ts).
  */
 export function registerWasmKernels(): void {
   registerBatchNormGrad();
+  install(tf.MaxPoolGrad, 'wasm', () => makeMaxPoolGradConfig());
   install(tf.Conv2D, 'wasm', (stock) =>
     nativeFirst(stock, tf.Conv2D, (a) => {
       const { x, filter } = a.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };

@@ -452,3 +452,59 @@ describe('FusedBatchNorm gradient', () => {
     tf.dispose([x, dy, scale, offset, mean, variance, rstd, tiled, xm, dys, cube, ...want, ...grads]);
   });
 });
+
+describe('MaxPoolGrad on wasm', () => {
+  /** Each window's gradient to its first largest value in row-major order, as PyTorch and tfjs's cpu do. */
+  function reference(
+    x: Float32Array,
+    shape: Shape4,
+    dy: Float32Array,
+    k: number,
+    s: number,
+    pad: 'same' | 'valid',
+  ) {
+    const [n, h, w, c] = shape;
+    const info = tf.backend_util.computePool2DInfo(shape, k, s, 1, pad);
+    const out = new Float32Array(x.length);
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < info.outHeight; oy++)
+        for (let ox = 0; ox < info.outWidth; ox++)
+          for (let ch = 0; ch < c; ch++) {
+            let best = -Infinity;
+            let at = -1;
+            for (let dy0 = 0; dy0 < k; dy0++)
+              for (let dx0 = 0; dx0 < k; dx0++) {
+                const y = oy * s - info.padInfo.top + dy0;
+                const xx = ox * s - info.padInfo.left + dx0;
+                if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+                const i = ((b * h + y) * w + xx) * c + ch;
+                if (x[i]! > best) [best, at] = [x[i]!, i];
+              }
+            out[at] = out[at]! + dy[((b * info.outHeight + oy) * info.outWidth + ox) * c + ch]!;
+          }
+    return out;
+  }
+
+  for (const [k, s, pad, shape] of [
+    [2, 2, 'valid', [2, 8, 6, 3]],
+    [3, 2, 'same', [1, 9, 7, 2]],
+  ] as const) {
+    it(`passes the gradient of windows of zeros and of negatives back (${k}×${k} stride ${s} ${pad})`, async () => {
+      await use('wasm');
+      expect(isSegscopeKernel(tf.MaxPoolGrad, 'wasm')).toBe(true);
+      // A third zeros (as after a ReLU), a third negative, a third mixed: ties and windows below 0.
+      const values = seeded(sizeOf(shape as unknown as Shape4), 31).map((v, i) =>
+        i % 3 === 0 ? 0 : i % 3 === 1 ? -Math.abs(v) : v,
+      );
+      const x = tf.tensor4d(values, shape as unknown as Shape4);
+      const outShape = tf.maxPool(x, k, s, pad).shape;
+      const dy = seeded(sizeOf(outShape), 32);
+      const dx = tf.grad((a: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, s, pad), tf.tensor(dy, outShape))),
+      )(x);
+      const expected = reference(values, shape as unknown as Shape4, dy, k, s, pad);
+      expect(Array.from(await dx.data())).toEqual(Array.from(expected));
+      tf.dispose([x, dx]);
+    });
+  }
+});

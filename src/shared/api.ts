@@ -185,6 +185,8 @@ export interface CamResult {
   width: number;
   height: number;
   cam: Float32Array;
+  /** Nothing at the layer raises the class's score: the map is all 0, for this class as for any. */
+  empty: boolean;
 }
 
 /** What `python -m segscope_torch info` reports of a Python with PyTorch: the build and its devices. */

@@ -26,6 +26,8 @@ export interface CamMap {
   width: number;
   height: number;
   cam: Float32Array;
+  /** Nothing at the layer raises the class's score: the weighted sum is nowhere positive, the map all 0. */
+  empty: boolean;
 }
 
 /** One model the engine can build: the static catalog entry. */

@@ -192,7 +192,7 @@ async function cam(req: Extract<EngineRequest, { type: 'cam' }>): Promise<Engine
     method: req.method,
     classNames: job.classNames,
   });
-  return { layer: out.layer, width: out.width, height: out.height, cam: out.cam };
+  return { layer: out.layer, width: out.width, height: out.height, cam: out.cam, empty: out.empty };
 }
 
 async function camSweep(
@@ -207,7 +207,7 @@ async function camSweep(
     maxSide: req.maxSide,
     classNames: job.classNames,
   });
-  return maps.map((m) => ({ layer: m.layer, width: m.width, height: m.height, cam: m.cam }));
+  return maps.map((m) => ({ layer: m.layer, width: m.width, height: m.height, cam: m.cam, empty: m.empty }));
 }
 
 /** The backend requests run on, selected by the first request that needs one (`auto` unless it names one). */

@@ -108,6 +108,8 @@ export interface CamOutput {
   cam: Float32Array;
   /** Pixels of the input square (inside the letterbox) in the target's mask. */
   classPixels: number;
+  /** The weighted sum is nowhere positive: nothing at the layer raises the score, and `cam` is all 0. */
+  empty: boolean;
 }
 
 export interface CamRequest {
@@ -255,6 +257,7 @@ export abstract class BaseCam {
         layer: req.layers[i]!,
         width,
         height,
+        empty: !v.some((x) => x > 0),
         cam: normalizeCam(Float32Array.from(v)),
         classPixels,
       }));

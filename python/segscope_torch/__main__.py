@@ -4,12 +4,17 @@ them (absent: one process), so the same command runs under torchrun on a cluster
 starts the workers itself on one machine. `python -m segscope_torch info` prints torch's version and
 devices as JSON (segscope doctor). Runs in each PyTorch worker."""
 
-import argparse
-import datetime
-import json
-import os
-import signal
-import sys
+import time
+
+# When this worker started, for the start-up phases it reports (Segscope prints where the time went).
+STARTED = time.time()
+
+import argparse  # noqa: E402 - after the clock, which the phases are measured from
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 
 
 def _install_cancel():
@@ -96,6 +101,8 @@ def train_command(argv, box):
         return _fail(args.run, f"{sys.executable} cannot import torch ({err})")
     from . import train as engine
 
+    args.started = STARTED
+    engine.phase(args, rank, "torch-imported")
     engine.Cancelled.flag = box.flag
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -111,6 +118,7 @@ def train_command(argv, box):
         except Exception as err:  # noqa: BLE001 - torch raises RuntimeError or its own timeout types
             return _fail(args.run, f"the rendezvous at {where} did not form within {args.rdzv_timeout:g} s "
                          f"(rank {rank} of {world}, {backend}): {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+        engine.phase(args, rank, "rendezvous")
     try:
         outcome, _state = engine.train(args, rank, world, local_rank)
     except Exception as err:  # noqa: BLE001 - every failure ends the run as failed with its message

@@ -156,6 +156,15 @@ def emit(rank, event):
         sys.stdout.flush()
 
 
+def phase(args, rank, name):
+    """A start-up phase reached (rank 0): seconds since the worker started, for Segscope's account of where
+    the time before the first step goes."""
+    started = getattr(args, "started", None)
+    if started is not None:
+        emit(rank, {"kind": "phase", "runId": os.path.basename(os.path.normpath(args.run)), "phase": name,
+                    "seconds": round(time.time() - started, 3)})
+
+
 def train(args, rank, world, local_rank):
     device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" else "cpu")
     if args.device == "cuda":
@@ -220,6 +229,7 @@ def train(args, rank, world, local_rank):
     images_done = 0
     run_id = os.path.basename(os.path.normpath(args.run))
 
+    phase(args, rank, "ready")
     for epoch in range(start_epoch, s["epochs"]):
         lr = scheduled_lr(s["lr"], s["schedule"], epoch, s["epochs"])
         for group in optimizer.param_groups:

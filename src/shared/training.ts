@@ -186,7 +186,16 @@ export type TrainProgress =
       imagesPerSec: number;
       etaSec: number;
     }
-  | { kind: 'epoch'; runId: string; record: EpochRecord };
+  | { kind: 'epoch'; runId: string; record: EpochRecord }
+  /**
+   * A start-up phase of a run on the PyTorch engine: `prepared` (Segscope's engine wrote the run, seconds
+   * since the launch), then from rank 0 `torch-imported`, `rendezvous` and `ready` (seconds since that
+   * worker started).
+   */
+  | { kind: 'phase'; runId: string; phase: TorchPhase; seconds: number };
+
+/** The start-up phases a run on the PyTorch engine reports, in order. */
+export type TorchPhase = 'prepared' | 'torch-imported' | 'rendezvous' | 'ready';
 
 /**
  * `interrupted`: the run was `running` but the process that ran it is gone (killed, crashed, the

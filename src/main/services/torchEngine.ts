@@ -233,7 +233,7 @@ export async function startTorchRun(o: TorchRunOptions): Promise<TorchRun> {
         if (rank === 0 && line.startsWith(PROGRESS_PREFIX)) {
           try {
             const p = JSON.parse(line.slice(PROGRESS_PREFIX.length)) as TrainProgress;
-            if (p.kind === 'step') o.onProgress(p);
+            if (p.kind === 'step' || p.kind === 'phase') o.onProgress(p);
           } catch {
             keep(line);
           }

@@ -357,11 +357,18 @@ export class TrainingService {
   private async launchOnTorch(job: TrainJob, runId: string, torch: TorchLaunch): Promise<{ runId: string }> {
     const normalization = modelFacts(job.settings.model)?.normalization;
     if (!normalization) throw new WorkbenchError('bad-request', `unknown model ${job.settings.model}`);
+    const launched = performance.now();
     try {
       if (!job.resume) {
         await this.ensureEngine(job);
         await this.engine.request({ type: 'prepare', job });
       }
+      this.session.emit('training:progress', {
+        kind: 'phase',
+        runId,
+        phase: 'prepared',
+        seconds: (performance.now() - launched) / 1000,
+      });
     } catch (err) {
       await markRunEnded(job.runDir, 'failed', (err as Error).message).catch(() => undefined);
       throw err;

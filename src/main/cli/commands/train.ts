@@ -14,6 +14,7 @@ import {
   describeAdapter,
   type RunState,
   type TrainJob,
+  type TorchPhase,
   type TrainProgress,
   type TrainSettings,
 } from '../../../shared/training';
@@ -169,7 +170,7 @@ function progressPrinter(mode: 'lines' | 'json', json: boolean, log: (line: stri
         log(line);
       }
       if (process.stdout.isTTY && !json) process.stdout.write(`\r${line}   `);
-    } else {
+    } else if (p.kind === 'epoch') {
       const r = p.record;
       if (process.stdout.isTTY && !json) process.stdout.write('\n');
       log(
@@ -181,6 +182,27 @@ function progressPrinter(mode: 'lines' | 'json', json: boolean, log: (line: stri
       );
     }
   };
+}
+
+/**
+ * Where the time before a PyTorch run's first step went: Segscope preparing the run, then the workers
+ * importing torch, forming the rendezvous and loading the run, and what is left beyond torch's import.
+ */
+function firstStepLine(total: number, phases: ReadonlyMap<TorchPhase, number>): string {
+  const s = (v: number) => `${v.toFixed(1)} s`;
+  const prepared = phases.get('prepared');
+  const imported = phases.get('torch-imported');
+  const ready = phases.get('ready');
+  if (prepared === undefined || imported === undefined || ready === undefined)
+    return `first step after ${s(total)}`;
+  const rendezvous = phases.get('rendezvous');
+  const parts = [
+    `Segscope prepared the run in ${s(prepared)}`,
+    `the workers imported torch in ${s(imported)}`,
+  ];
+  if (rendezvous !== undefined) parts.push(`met at ${s(rendezvous)}`);
+  parts.push(`were ready at ${s(ready)}`);
+  return `first step after ${s(total)}, ${s(total - imported)} of it beyond torch's import (${parts.join(', ')})`;
 }
 
 /** `start` replaces the built engine (tests pass one that runs a fresh bundle). */
@@ -228,6 +250,7 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const log = (line: string): void => void (json ? process.stderr : process.stdout).write(line + '\n');
   const printProgress = progressPrinter(progressMode, json, log);
   let firstStepAt: number | null = engine === 'torch' ? performance.now() : null;
+  const phases = new Map<TorchPhase, number>();
   const session: TrainingSession = {
     get dataset(): Dataset {
       if (!ds) throw new WorkbenchError('no-dataset', 'no dataset is open');
@@ -236,8 +259,9 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     emit(event, payload) {
       if (event !== 'training:progress') return;
       const p = payload as Events['training:progress'];
+      if (p.kind === 'phase') phases.set(p.phase, p.seconds);
       if (firstStepAt !== null && p.kind === 'step') {
-        log(`first step after ${((performance.now() - firstStepAt) / 1000).toFixed(1)} s`);
+        log(firstStepLine((performance.now() - firstStepAt) / 1000, phases));
         firstStepAt = null;
       }
       printProgress(p);

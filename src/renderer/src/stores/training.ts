@@ -371,7 +371,7 @@ export const useTrainingStore = defineStore('training', () => {
       live.value = { state: 'running', ...p };
       const global = (p.epoch - 1) * p.steps + p.step;
       stepPoints.value = [...stepPoints.value, { step: global, loss: p.loss }];
-    } else {
+    } else if (p.kind === 'epoch') {
       epochPoints.value = [...epochPoints.value.filter((e) => e.epoch !== p.record.epoch), p.record];
       void refreshRuns();
     }

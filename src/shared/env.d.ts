@@ -7,3 +7,5 @@ declare class TextDecoder {
   constructor(label?: string);
   decode(input?: ArrayBufferView | ArrayBuffer): string;
 }
+declare function btoa(data: string): string;
+declare function atob(data: string): string;

@@ -121,6 +121,39 @@ describe('editor session', () => {
     await page.screenshot({ path: join(OUTPUT, 'session-restored.png') });
   });
 
+  it('keeps an unsaved edit when the save sent on leaving never gets out, and saves it on the next load', async () => {
+    await loaded();
+    await expect.poll(selectedId).toBe('2011_000003');
+    const file = join(root, 'SegmentationClass', '2011_000003.png');
+    const before = readFileSync(file);
+    // The page as it is being torn down: nothing large leaves the socket any more.
+    await page.evaluate(() => {
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function (
+        this: WebSocket,
+        data: string | ArrayBufferLike | Blob | ArrayBufferView,
+      ) {
+        if (typeof data !== 'string' && (data as ArrayBuffer).byteLength > 10_000) return;
+        send.call(this, data);
+      };
+    });
+    await page.keyboard.press('v');
+    const box = (await page.getByTestId('editor-stage').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2 - 30, box.y + box.height / 2 - 20);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 30, box.y + box.height / 2 + 20);
+    await page.mouse.up();
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
+    await page.reload();
+    // The edit came back from the tab's storage and was saved: the file changed, to a real PNG.
+    await expect.poll(() => readFileSync(file).equals(before), { timeout: 30_000 }).toBe(false);
+    await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('Saved');
+    expect(
+      await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('segscope.unsaved'))),
+    ).toEqual([]);
+    await page.keyboard.press('b');
+  });
+
   it('keeps the review state right when "to do only" hides the image just marked reviewed', async () => {
     await page.getByTestId('filter-split').selectOption('');
     await page.getByTestId('filter-review').selectOption('todo');

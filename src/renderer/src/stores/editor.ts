@@ -6,6 +6,7 @@ import { computed, markRaw, ref, shallowRef, watch } from 'vue';
 import type { LabelData } from '../../../shared/api';
 import { WorkbenchError } from '../../../shared/errors';
 import type { Protect } from '../../../shared/labelMap';
+import { decodeRuns, encodeRuns } from '../../../shared/labelRuns';
 import { api } from '../api';
 import type { MaskCanvas, Tool } from '../editor/maskCanvas';
 import { isTool } from '../editor/tools';
@@ -108,6 +109,68 @@ export const useEditorStore = defineStore('editor', () => {
     }
   }
 
+  // Unsaved edits are kept in this tab's sessionStorage while the page is left (a reload, a closed
+  // tab): the save sent then may not get out before the page is gone, and a stroke must not be lost.
+  // The label comes back with them the next time it opens, and is saved.
+  const stashKey = (id: string) => `segscope.unsaved:${dataset.summary?.root ?? ''}:${id}`;
+  /** Keeps the label's unsaved edits, synchronously; called as the page is left. */
+  function stashUnsaved(): void {
+    const data = label.value;
+    const map = canvas.value?.map;
+    if (!data || !map || !dirty.value) return;
+    try {
+      globalThis.sessionStorage?.setItem(
+        stashKey(data.id),
+        JSON.stringify({
+          baseVersion: data.version,
+          width: map.width,
+          height: map.height,
+          runs: encodeRuns(map.indices),
+        }),
+      );
+    } catch {
+      // storage full or off: the save sent on leaving is all there is
+    }
+  }
+  /** The edits kept for `data` when the page was last left, if any (and forgets them). */
+  function takeStash(data: LabelData): { baseVersion: string | null; indices: Uint8Array } | null {
+    const key = stashKey(data.id);
+    try {
+      const text = globalThis.sessionStorage?.getItem(key);
+      if (!text) return null;
+      globalThis.sessionStorage.removeItem(key);
+      const v = JSON.parse(text) as {
+        baseVersion: string | null;
+        width: number;
+        height: number;
+        runs: string;
+      };
+      if (v.width !== data.width || v.height !== data.height) return null;
+      return { baseVersion: v.baseVersion, indices: decodeRuns(v.runs, data.width * data.height) };
+    } catch {
+      return null; // unreadable: nothing to restore
+    }
+  }
+  /** Puts kept edits back as one undoable step and saves them (or leaves them to the conflict choice). */
+  async function restoreStash(data: LabelData): Promise<void> {
+    const kept = takeStash(data);
+    const c = canvas.value;
+    if (!kept || !c?.map) return;
+    const same = kept.indices.every((v, i) => v === c.map!.indices[i]);
+    if (same) return; // the save sent on leaving arrived
+    c.applyEdit((t) => {
+      t.indices.set(kept.indices);
+      return { x: 0, y: 0, width: t.width, height: t.height };
+    });
+    if (kept.baseVersion !== data.version) {
+      // The file changed on disk since: saving against the version edited offers the usual choice.
+      label.value = markRaw({ ...data, version: kept.baseVersion });
+      app.report(`${data.id}: edits made before the page was left are back, unsaved; the file changed since`);
+      return;
+    }
+    await saveNow();
+  }
+
   async function load(id: string): Promise<void> {
     loading.value = true;
     performance.mark('segscope:label-requested');
@@ -122,6 +185,7 @@ export const useEditorStore = defineStore('editor', () => {
       revision.value = savedRevision.value = canvas.value?.revision ?? 0;
       save.value = { state: 'clean' };
       for (const warning of data.warnings) app.report(warning);
+      await restoreStash(data);
       // Image and label on screen: the editor benchmark measures from the request to here.
       requestAnimationFrame(() => performance.measure('segscope:open', 'segscope:label-requested'));
     } catch (err) {
@@ -213,6 +277,7 @@ export const useEditorStore = defineStore('editor', () => {
     onCanvasChanged,
     load,
     saveNow,
+    stashUnsaved,
     reloadFromDisk,
     setReview,
   };

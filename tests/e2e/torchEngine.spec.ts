@@ -71,7 +71,7 @@ describe('segscope train --engine torch', () => {
     expect(r.stdout).toMatch(/^engine torch .* on cpu, 2 processes \(DDP, gloo\)$/m);
     // Where the time before the first step went, torch's own import told apart.
     expect(r.stdout).toMatch(
-      /^first step after \d+\.\d s, \d+\.\d s of it beyond torch's import \(Segscope prepared the run in \d+\.\d s, the workers imported torch in \d+\.\d s, met at \d+\.\d s, were ready at \d+\.\d s\)$/m,
+      /^first step after \d+\.\d s, \d+\.\d s of it beyond torch's import: starting Segscope's engine and finding torch \d+\.\d s, preparing the run \d+\.\d s, the workers' start \d+\.\d s \(torch's import \d+\.\d s, rendezvous at \d+\.\d s\), the first step itself \d+\.\d s$/m,
     );
     expect(r.stdout).toMatch(/^epoch 1: train loss \d+\.\d{4}, val loss/m);
     const state = readJson<{ status: string; epoch: number; engine: string; world: number }>(

@@ -185,24 +185,29 @@ function progressPrinter(mode: 'lines' | 'json', json: boolean, log: (line: stri
 }
 
 /**
- * Where the time before a PyTorch run's first step went: Segscope preparing the run, then the workers
- * importing torch, forming the rendezvous and loading the run, and what is left beyond torch's import.
+ * Where the time before a PyTorch run's first step went: the command starting Segscope's engine and
+ * finding torch, Segscope preparing the run, the workers starting (torch's import, the rendezvous,
+ * loading the run), and the first step's own compute; and all of it beyond torch's import.
  */
-function firstStepLine(total: number, phases: ReadonlyMap<TorchPhase, number>): string {
+function firstStepLine(
+  total: number,
+  launchedAfter: number | null,
+  phases: ReadonlyMap<TorchPhase, number>,
+): string {
   const s = (v: number) => `${v.toFixed(1)} s`;
   const prepared = phases.get('prepared');
   const imported = phases.get('torch-imported');
   const ready = phases.get('ready');
-  if (prepared === undefined || imported === undefined || ready === undefined)
+  if (launchedAfter === null || prepared === undefined || imported === undefined || ready === undefined)
     return `first step after ${s(total)}`;
   const rendezvous = phases.get('rendezvous');
   const parts = [
-    `Segscope prepared the run in ${s(prepared)}`,
-    `the workers imported torch in ${s(imported)}`,
+    `starting Segscope's engine and finding torch ${s(launchedAfter)}`,
+    `preparing the run ${s(prepared)}`,
+    `the workers' start ${s(ready)} (torch's import ${s(imported)}${rendezvous !== undefined ? `, rendezvous at ${s(rendezvous)}` : ''})`,
+    `the first step itself ${s(Math.max(0, total - launchedAfter - prepared - ready))}`,
   ];
-  if (rendezvous !== undefined) parts.push(`met at ${s(rendezvous)}`);
-  parts.push(`were ready at ${s(ready)}`);
-  return `first step after ${s(total)}, ${s(total - imported)} of it beyond torch's import (${parts.join(', ')})`;
+  return `first step after ${s(total)}, ${s(total - imported)} of it beyond torch's import: ${parts.join(', ')}`;
 }
 
 /** `start` replaces the built engine (tests pass one that runs a fresh bundle). */
@@ -251,6 +256,7 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
   const printProgress = progressPrinter(progressMode, json, log);
   let firstStepAt: number | null = engine === 'torch' ? performance.now() : null;
   const phases = new Map<TorchPhase, number>();
+  let launchedAfter: number | null = null;
   const session: TrainingSession = {
     get dataset(): Dataset {
       if (!ds) throw new WorkbenchError('no-dataset', 'no dataset is open');
@@ -259,9 +265,14 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     emit(event, payload) {
       if (event !== 'training:progress') return;
       const p = payload as Events['training:progress'];
-      if (p.kind === 'phase') phases.set(p.phase, p.seconds);
+      if (p.kind === 'phase') {
+        phases.set(p.phase, p.seconds);
+        // `prepared` counts from the launch: what came before it is the command's own start-up.
+        if (p.phase === 'prepared' && firstStepAt !== null)
+          launchedAfter = (performance.now() - firstStepAt) / 1000 - p.seconds;
+      }
       if (firstStepAt !== null && p.kind === 'step') {
-        log(firstStepLine((performance.now() - firstStepAt) / 1000, phases));
+        log(firstStepLine((performance.now() - firstStepAt) / 1000, launchedAfter, phases));
         firstStepAt = null;
       }
       printProgress(p);
@@ -275,25 +286,31 @@ export async function trainCommand(argv: string[], start?: EngineStarter): Promi
     pythonDir,
     releaseEngineForTorch: true,
   });
-  // Before any folder is made: a missing Python or torch is said at once, in plain words.
-  let torch: TorchLaunch | undefined;
-  let torchInfo: TorchInfo | null = null;
-  if (engine === 'torch') {
-    const status = await training.torchStatus(values.python as string | undefined);
+  // Finding torch (a Python that imports it) overlaps the engine's start; both come before any folder
+  // is made, so a missing Python or torch is said at once, in plain words.
+  const torchLookup = engine === 'torch' ? training.torchStatus(values.python as string | undefined) : null;
+  const takeTorch = async (): Promise<{ launch: TorchLaunch; info: TorchInfo } | null> => {
+    if (!torchLookup) return null;
+    const status = await torchLookup;
     try {
-      torch = training.torchLaunch({ nproc, device, amp: !!values.amp }, status);
+      const launch = training.torchLaunch({ nproc, device, amp: !!values.amp }, status);
+      return status.found ? { launch, info: status.info } : null;
     } catch (err) {
       if (err instanceof WorkbenchError && err.code === 'bad-request')
         throw new UsageError(`--device ${err.message}`);
       throw err;
     }
-    torchInfo = status.found ? status.info : null;
-  }
+  };
   let onSigint: (() => void) | null = null;
   try {
-    const info = await host.start(
+    const starting = host.start(
       resuming ? (await new RunFolder(resuming.dir).readConfig()).settings.backend : backend,
     );
+    // A missing torch is the message even when the engine also fails to start.
+    const [found] = await Promise.all([takeTorch(), starting.catch(() => undefined)]);
+    const torch = found?.launch;
+    const torchInfo = found?.info ?? null;
+    const info = await starting;
     log(`backend ${info.name}: ${info.reason}`);
     if (info.adapter) log(`  GPU adapter: ${describeAdapter(info.adapter)}`);
 

@@ -1,5 +1,5 @@
 // The one implementation of the contract. Both transports serve this object. Plain Node, main process.
-import type { Handlers, ImageItem, Transport } from '../../shared/api';
+import type { Handlers, ImageItem, TorchChoice, Transport } from '../../shared/api';
 import { MODEL_CATALOG } from '../../shared/modelCatalog';
 import { WorkbenchError } from '../../shared/errors';
 import { appVersion } from './appVersion';
@@ -32,6 +32,9 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     const summary = session.summary();
     if (summary) session.emit('dataset:updated', summary);
   };
+  /** How to run a start or resume on the PyTorch engine, when the request asks for it. */
+  const torchLaunch = async (choice: TorchChoice | undefined) =>
+    choice ? session.training.torchLaunch(choice, await session.training.torchStatus()) : undefined;
   return {
     'app:info': async () => ({
       name: 'Segscope',
@@ -100,17 +103,15 @@ export function createHandlers(session: WorkbenchSession, ctx: TransportContext)
     'models:list': async () => [...MODEL_CATALOG],
     'torch:status': async () => session.training.torchStatus(),
     'training:start': async ({ settings, torch }) => {
-      const launch = torch
-        ? session.training.torchLaunch(torch, await session.training.torchStatus())
-        : undefined;
-      const { runId, trainImages } = await session.training.start(settings, [], undefined, launch);
+      const { runId, trainImages } = await session.training.start(
+        settings,
+        [],
+        undefined,
+        await torchLaunch(torch),
+      );
       return { runId, trainImages };
     },
-    'training:resume': async ({ runId, torch }) =>
-      session.training.resume(
-        runId,
-        torch ? session.training.torchLaunch(torch, await session.training.torchStatus()) : undefined,
-      ),
+    'training:resume': async ({ runId, torch }) => session.training.resume(runId, await torchLaunch(torch)),
     'training:cancel': async () => session.training.cancel(),
     'runs:list': async () => listRuns(session.dataset.root),
     'runs:attach': async ({ path }) => ({ runId: await attachRun(session.dataset.root, path) }),

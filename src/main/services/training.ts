@@ -277,8 +277,6 @@ export class TrainingService {
         'unavailable',
         'this Segscope has no PyTorch engine package (python/segscope_torch)',
       );
-    if (torch?.amp && torch.device !== 'cuda')
-      throw new WorkbenchError('bad-request', 'mixed precision (amp) needs the cuda device');
   }
 
   /** Starts Segscope's engine for `job` unless it is running; a run nothing will train is marked failed. */
